@@ -1,0 +1,1 @@
+//! Board profiles: RAM budget -> buffer pool and peer caps. (being written)

@@ -1,0 +1,16 @@
+//! The sans-IO core. Nothing below this module reads a clock, a random
+//! source, the environment, a file or a socket: time and randomness are
+//! inputs, and every output is a value the shell carries out.
+#![forbid(unsafe_code)]
+
+pub mod frame;
+pub mod identity;
+pub mod link;
+pub mod node;
+pub mod rng;
+pub mod signal;
+pub mod stun;
+pub mod switch;
+pub mod time;
+pub mod topology;
+pub mod xmpp;

@@ -1,0 +1,8 @@
+//! The IO shell: devices, sockets, the clock and the single-threaded event
+//! loop that feeds the sans-IO [`crate::core`].
+
+pub mod control;
+pub mod netif;
+pub mod netlink;
+pub mod tap;
+pub mod xmpp;

@@ -1,0 +1,1 @@
+//! Many nodes on a virtual network and clock. (being written)
