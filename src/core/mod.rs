@@ -3,6 +3,7 @@
 //! inputs, and every output is a value the shell carries out.
 #![forbid(unsafe_code)]
 
+pub mod candidate;
 pub mod frame;
 pub mod identity;
 pub mod link;
