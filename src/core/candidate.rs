@@ -57,7 +57,11 @@ impl Candidate {
     /// orders candidates of one kind (e.g. by interface).
     pub fn new(kind: CandidateKind, addr: SocketAddr, local_pref: u16) -> Self {
         let priority = (kind.type_preference() << 24) | ((local_pref as u32) << 8) | (256 - 1);
-        Candidate { kind, addr, priority }
+        Candidate {
+            kind,
+            addr,
+            priority,
+        }
     }
 }
 
@@ -79,7 +83,10 @@ mod tests {
         let relay = Candidate::new(CandidateKind::Relay, a, 65535);
         assert_eq!(host.priority, 0x7EFF_FFFF);
         assert!(host.priority > srflx.priority && srflx.priority > relay.priority);
-        assert_eq!(CandidateKind::parse("srflx"), Some(CandidateKind::ServerReflexive));
+        assert_eq!(
+            CandidateKind::parse("srflx"),
+            Some(CandidateKind::ServerReflexive)
+        );
         assert_eq!(CandidateKind::parse("x"), None);
     }
 }

@@ -47,7 +47,16 @@ impl Uid {
     pub fn ip6(&self, prefix: [u16; 4]) -> Ipv6Addr {
         let u = &self.0;
         let g = |i: usize| u16::from_be_bytes([u[i], u[i + 1]]);
-        Ipv6Addr::new(prefix[0], prefix[1], prefix[2], prefix[3], g(0), g(2), g(4), g(6))
+        Ipv6Addr::new(
+            prefix[0],
+            prefix[1],
+            prefix[2],
+            prefix[3],
+            g(0),
+            g(2),
+            g(4),
+            g(6),
+        )
     }
 
     /// `self + 2^k mod 2^160`, the target of IPOP's chord `i` is `uid.add_pow2(159 - i)`.
@@ -149,9 +158,21 @@ mod tests {
     #[test]
     fn seed_identities() {
         let cases = [
-            ("192.168.1.100", "25c90651c297fef3cf787a191b93cce4c475c6b7", "fd50:dbc:41f2:4a3c:25c9:651:c297:fef3"),
-            ("10.0.3.100", "f46d6281ae45f92ed5dd0b85aae702ddfb38ec23", "fd50:dbc:41f2:4a3c:f46d:6281:ae45:f92e"),
-            ("192.168.1.101", "5e4fe169007b144d346f9a278264d17896ccc69f", "fd50:dbc:41f2:4a3c:5e4f:e169:7b:144d"),
+            (
+                "192.168.1.100",
+                "25c90651c297fef3cf787a191b93cce4c475c6b7",
+                "fd50:dbc:41f2:4a3c:25c9:651:c297:fef3",
+            ),
+            (
+                "10.0.3.100",
+                "f46d6281ae45f92ed5dd0b85aae702ddfb38ec23",
+                "fd50:dbc:41f2:4a3c:f46d:6281:ae45:f92e",
+            ),
+            (
+                "192.168.1.101",
+                "5e4fe169007b144d346f9a278264d17896ccc69f",
+                "fd50:dbc:41f2:4a3c:5e4f:e169:7b:144d",
+            ),
         ];
         for (ip, hex, ip6) in cases {
             let u = Uid::from_ip4(ip.parse().unwrap());

@@ -12,7 +12,9 @@ pub struct Rng {
 impl Rng {
     /// A generator whose whole output is determined by `seed`.
     pub fn from_seed(seed: [u8; 32]) -> Self {
-        Rng { stream: ChaCha20::new(&seed.into(), &[0u8; 12].into()) }
+        Rng {
+            stream: ChaCha20::new(&seed.into(), &[0u8; 12].into()),
+        }
     }
 
     /// Fills `buf` with the next bytes of the keystream.

@@ -69,7 +69,10 @@ mod tests {
     #[test]
     fn arithmetic_saturates() {
         let t = Instant::from_secs(5);
-        assert_eq!(t + Duration::from_millis(1500), Instant::from_nanos(6_500_000_000));
+        assert_eq!(
+            t + Duration::from_millis(1500),
+            Instant::from_nanos(6_500_000_000)
+        );
         assert_eq!(t - Duration::from_secs(9), Instant::ZERO);
         assert_eq!(Instant::ZERO - t, Duration::ZERO);
         assert_eq!(t - Instant::from_secs(2), Duration::from_secs(3));
