@@ -2,6 +2,7 @@
 //! loop that feeds the sans-IO [`crate::core`].
 
 pub mod control;
+pub mod ifctl;
 pub mod netif;
 pub mod netlink;
 pub mod tap;
