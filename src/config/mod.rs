@@ -13,6 +13,7 @@ mod describe;
 mod error;
 mod json;
 mod keys;
+pub mod uci;
 mod value;
 
 #[cfg(test)]
