@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use super::payload::{self, PeerInfo, GOSSIP, PROBE, PROBE_ACK};
 use super::peers::{Ident, Peer, Source};
 use super::{Node, NodeDrop};
-use crate::core::candidate::CandidateKind;
+use crate::core::candidate::{Candidate, CandidateKind};
 use crate::core::identity::Uid;
 use crate::core::link::PeerId;
 use crate::core::time::Instant;
@@ -52,12 +52,23 @@ impl Node {
                 continue;
             }
             let Some(ident) = p.ident else { continue };
-            let info = PeerInfo {
+            let mut info = PeerInfo {
                 uid: ident.uid,
                 ip4: ident.ip4,
                 public_key: p.public_key,
                 candidates: p.candidates.clone(),
             };
+            // Where we see the member's packets come from is a candidate too
+            // (its NAT mapping, as STUN would report it), so static groups
+            // link directly through cone NATs without a STUN server.
+            if let Some(seen) = p.path {
+                if !info.candidates.iter().any(|c| c.addr == seen) {
+                    let c = Candidate::new(CandidateKind::PeerReflexive, seen, 65535);
+                    if info.candidates.push(c).is_err() {
+                        info.candidates[payload::MAX_GOSSIP_CANDIDATES - 1] = c;
+                    }
+                }
+            }
             if !payload::write_peer_info(&mut self.scratch[..limit], &mut at, &info) {
                 break;
             }
