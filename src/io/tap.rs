@@ -1,1 +1,652 @@
-//! (being written)
+//! The overlay's TAP device: created with tun-tap (`IFF_TAP | IFF_NO_PI`),
+//! configured through ioctls (MTU, IPv4, IPv6, NOARP, up, bridge port) and
+//! read/written asynchronously on the async-io reactor.
+//!
+//! The TAP is not persistent: the kernel deletes it when the descriptor is
+//! closed. `shutdown` (or drop) still detaches it from its bridge and removes
+//! its addresses first, so nothing is left even for an instant.
+
+use std::fmt;
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+
+use async_io::Async;
+
+use super::{ifctl, netlink};
+use crate::config::OverlayConfig;
+use crate::core::identity::Uid;
+
+/// Default TAP MTU (IPOP 16.01's compile-time value).
+pub const DEFAULT_MTU: u16 = 1280;
+/// IPv6 needs at least this MTU; below it the kernel disables IPv6 on the link.
+pub const IPV6_MIN_MTU: u16 = 1280;
+
+/// Everything `Tap::create` sets on the device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TapSetup {
+    pub name: String,
+    pub mtu: u16,
+    pub ip4: Ipv4Addr,
+    pub ip4_prefix: u8,
+    pub ip6: Option<(Ipv6Addr, u8)>,
+    /// true in L3 mode (GroupVPN); false in switch mode, where ARP stays on.
+    pub noarp: bool,
+    pub bridge: Option<String>,
+}
+
+impl TapSetup {
+    /// The setup an overlay config asks for; `tap` (the `--tap` flag)
+    /// overrides `tap_name`.
+    pub fn from_config(cfg: &OverlayConfig, tap: Option<&str>) -> TapSetup {
+        let uid = Uid::from_ip4(cfg.ip4);
+        TapSetup {
+            name: tap.unwrap_or(&cfg.tap_name).to_string(),
+            mtu: cfg.mtu.unwrap_or(DEFAULT_MTU),
+            ip4: cfg.ip4,
+            ip4_prefix: cfg.ip4_mask,
+            ip6: Some((uid.ip6(cfg.ip6_prefix), cfg.ip6_mask)),
+            noarp: !cfg.switchmode,
+            bridge: cfg.bridge.clone(),
+        }
+    }
+}
+
+/// Why the TAP could not be set up. Each variant names the device.
+#[derive(Debug)]
+pub enum TapError {
+    BadName {
+        name: String,
+        why: &'static str,
+    },
+    /// An interface of that name exists already (another TAP, or a persistent one).
+    Exists {
+        name: String,
+    },
+    /// Opening /dev/net/tun or TUNSETIFF failed.
+    Create {
+        name: String,
+        source: io::Error,
+    },
+    BadSetup {
+        name: String,
+        why: String,
+    },
+    /// One configuration step failed; `what` says which.
+    Configure {
+        name: String,
+        what: &'static str,
+        source: io::Error,
+    },
+    /// The kernel has no IPv6 (RPi: `modprobe ipv6`).
+    NoIpv6 {
+        name: String,
+        source: io::Error,
+    },
+    BridgeMissing {
+        bridge: String,
+    },
+    NotABridge {
+        bridge: String,
+    },
+    Bridge {
+        name: String,
+        bridge: String,
+        source: io::Error,
+    },
+}
+
+impl fmt::Display for TapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TapError::BadName { name, why } => write!(f, "bad TAP name '{name}': {why}"),
+            TapError::Exists { name } => {
+                write!(
+                    f,
+                    "cannot create TAP '{name}': an interface of that name already exists"
+                )
+            }
+            TapError::Create { name, source } => {
+                write!(f, "cannot create TAP '{name}': {source}")?;
+                match source.raw_os_error() {
+                    Some(libc::EPERM) | Some(libc::EACCES) => {
+                        write!(f, " (needs root or CAP_NET_ADMIN)")
+                    }
+                    Some(libc::ENOENT) | Some(libc::ENODEV) => {
+                        write!(f, " (no /dev/net/tun: load the tun module)")
+                    }
+                    Some(libc::EBUSY) => write!(f, " (in use by another process)"),
+                    _ => Ok(()),
+                }
+            }
+            TapError::BadSetup { name, why } => write!(f, "TAP '{name}': {why}"),
+            TapError::Configure { name, what, source } => {
+                write!(f, "TAP '{name}': cannot {what}: {source}")
+            }
+            TapError::NoIpv6 { name, source } => write!(
+                f,
+                "TAP '{name}': cannot set the IPv6 address: {source} \
+                 (kernel without IPv6? try `modprobe ipv6`)"
+            ),
+            TapError::BridgeMissing { bridge } => {
+                write!(
+                    f,
+                    "bridge '{bridge}' does not exist (create it first, e.g. br-lan)"
+                )
+            }
+            TapError::NotABridge { bridge } => {
+                write!(f, "'{bridge}' exists but is not a Linux bridge")
+            }
+            TapError::Bridge {
+                name,
+                bridge,
+                source,
+            } => {
+                write!(f, "cannot add TAP '{name}' to bridge '{bridge}': {source}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for TapError {}
+
+/// The tun-tap interface with the `AsFd` that `Async::new` needs.
+#[derive(Debug)]
+pub struct TapFd(tun_tap::Iface);
+
+impl AsFd for TapFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        // SAFETY: the descriptor is owned by the Iface inside `self`, so it
+        // stays open for as long as the returned borrow lives.
+        unsafe { BorrowedFd::borrow_raw(self.0.as_raw_fd()) }
+    }
+}
+
+/// A configured TAP device, open in non-blocking mode.
+#[derive(Debug)]
+pub struct Tap {
+    io: Async<TapFd>,
+    name: String,
+    ifindex: u32,
+    mac: [u8; 6],
+    /// What has been set up so far, so teardown undoes exactly that.
+    ip4_set: bool,
+    ip6_set: Option<(Ipv6Addr, u8)>,
+    bridged: Option<String>,
+    closed: bool,
+}
+
+impl Tap {
+    /// Creates and configures the TAP. On error, anything already created is
+    /// removed again before returning.
+    pub fn create(setup: &TapSetup) -> Result<Tap, TapError> {
+        let name = &setup.name;
+        ifctl::check_ifname(name).map_err(|why| TapError::BadName {
+            name: name.clone(),
+            why,
+        })?;
+        check_setup(setup)?;
+        if ifctl::if_index(name).is_ok() {
+            return Err(TapError::Exists { name: name.clone() });
+        }
+        if let Some(bridge) = &setup.bridge {
+            check_bridge(bridge)?;
+        }
+
+        let create = |source| TapError::Create {
+            name: name.clone(),
+            source,
+        };
+        let iface =
+            tun_tap::Iface::without_packet_info(name, tun_tap::Mode::Tap).map_err(create)?;
+        if iface.name() != name {
+            // tun-tap truncates; check_ifname makes this unreachable, but a
+            // mismatch must never leave us configuring someone else's device.
+            return Err(TapError::BadName {
+                name: name.clone(),
+                why: "the kernel renamed it",
+            });
+        }
+        let step = |what| {
+            move |source| TapError::Configure {
+                name: name.clone(),
+                what,
+                source,
+            }
+        };
+        let ifindex = ifctl::if_index(name).map_err(step("read its index"))?;
+        let mac = ifctl::hw_addr(name).map_err(step("read its MAC address"))?;
+        // Async::new sets O_NONBLOCK itself (tun-tap offers no way to).
+        let io = Async::new(TapFd(iface)).map_err(step("register it with the reactor"))?;
+        let mut tap = Tap {
+            io,
+            name: name.clone(),
+            ifindex,
+            mac,
+            ip4_set: false,
+            ip6_set: None,
+            bridged: None,
+            closed: false,
+        };
+
+        // MTU first: IPv6 needs >= 1280 to be enabled on the link at all.
+        ifctl::set_mtu(name, setup.mtu).map_err(step("set the MTU"))?;
+        tap.ip4_set = true;
+        ifctl::set_ipv4(name, setup.ip4, setup.ip4_prefix).map_err(step("set the IPv4 address"))?;
+        let noarp = libc::IFF_NOARP as u32;
+        let (set, clear) = if setup.noarp { (noarp, 0) } else { (0, noarp) };
+        let up = libc::IFF_UP as u32;
+        ifctl::change_flags(name, set | up, clear).map_err(step("set NOARP and bring it up"))?;
+        if let Some((ip6, prefix)) = setup.ip6 {
+            ifctl::add_ipv6(ifindex, ip6, prefix).map_err(|source| {
+                if matches!(
+                    source.raw_os_error(),
+                    Some(libc::EAFNOSUPPORT) | Some(libc::EPROTONOSUPPORT)
+                ) {
+                    TapError::NoIpv6 {
+                        name: name.clone(),
+                        source,
+                    }
+                } else {
+                    TapError::Configure {
+                        name: name.clone(),
+                        what: "set the IPv6 address",
+                        source,
+                    }
+                }
+            })?;
+            tap.ip6_set = Some((ip6, prefix));
+        }
+        if let Some(bridge) = &setup.bridge {
+            ifctl::bridge_add_port(bridge, ifindex).map_err(|source| {
+                match source.raw_os_error() {
+                    Some(libc::ENODEV) => TapError::BridgeMissing {
+                        bridge: bridge.clone(),
+                    },
+                    Some(libc::EOPNOTSUPP) | Some(libc::EINVAL) => TapError::NotABridge {
+                        bridge: bridge.clone(),
+                    },
+                    _ => TapError::Bridge {
+                        name: name.clone(),
+                        bridge: bridge.clone(),
+                        source,
+                    },
+                }
+            })?;
+            tap.bridged = Some(bridge.clone());
+        }
+        log::info!(
+            "TAP {name} up: ifindex {ifindex}, mtu {}, {}/{}{}{}",
+            setup.mtu,
+            setup.ip4,
+            setup.ip4_prefix,
+            match setup.ip6 {
+                Some((a, p)) => format!(", {a}/{p}"),
+                None => String::new(),
+            },
+            match &setup.bridge {
+                Some(b) => format!(", port of {b}"),
+                None => String::new(),
+            }
+        );
+        Ok(tap)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The kernel-assigned MAC address of the TAP.
+    pub fn mac(&self) -> [u8; 6] {
+        self.mac
+    }
+
+    pub fn ifindex(&self) -> u32 {
+        self.ifindex
+    }
+
+    /// Waits for and reads one Ethernet frame. `buf` should hold MTU + 14
+    /// (+4 with a VLAN tag) bytes; a longer frame is truncated by the kernel.
+    pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.read_with(|t| t.0.recv(buf)).await
+    }
+
+    /// Reads a frame if one is queued, without waiting (`WouldBlock` if none).
+    /// Lets the loop drain the TAP in a batch after one wake-up.
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.get_ref().0.recv(buf)
+    }
+
+    /// Writes one Ethernet frame, waiting if the kernel queue is full.
+    pub async fn write(&self, frame: &[u8]) -> io::Result<()> {
+        let n = self.io.write_with(|t| t.0.send(frame)).await?;
+        check_whole(n, frame.len())
+    }
+
+    /// Writes one frame without waiting (`WouldBlock` if the queue is full,
+    /// which a TAP practically never reports).
+    pub fn try_write(&self, frame: &[u8]) -> io::Result<()> {
+        let n = self.io.get_ref().0.send(frame)?;
+        check_whole(n, frame.len())
+    }
+
+    /// Undoes the setup and deletes the device. Also done on drop.
+    pub fn shutdown(mut self) {
+        self.teardown();
+    }
+
+    fn teardown(&mut self) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        let name = self.name.clone();
+        if let Some(bridge) = self.bridged.take() {
+            if let Err(e) = ifctl::bridge_del_port(&bridge, self.ifindex) {
+                log::warn!("TAP {name}: leaving bridge {bridge}: {e}");
+            }
+        }
+        if let Some((ip6, prefix)) = self.ip6_set.take() {
+            if let Err(e) = ifctl::del_ipv6(self.ifindex, ip6, prefix) {
+                log::warn!("TAP {name}: removing {ip6}/{prefix}: {e}");
+            }
+        }
+        if std::mem::take(&mut self.ip4_set) {
+            if let Err(e) = ifctl::clear_ipv4(&name) {
+                // EADDRNOTAVAIL: creation failed before the address was set.
+                if e.raw_os_error() != Some(libc::EADDRNOTAVAIL) {
+                    log::warn!("TAP {name}: removing the IPv4 address: {e}");
+                }
+            }
+        }
+        if let Err(e) = ifctl::change_flags(&name, 0, libc::IFF_UP as u32) {
+            log::warn!("TAP {name}: bringing it down: {e}");
+        }
+        log::info!("TAP {name} removed");
+        // The descriptor closes when `self.io` drops; the kernel then deletes
+        // the (non-persistent) device.
+    }
+}
+
+impl Drop for Tap {
+    fn drop(&mut self) {
+        self.teardown();
+    }
+}
+
+fn check_whole(written: usize, len: usize) -> io::Result<()> {
+    if written == len {
+        Ok(())
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            format!("TAP took {written} of {len} bytes"),
+        ))
+    }
+}
+
+fn check_setup(s: &TapSetup) -> Result<(), TapError> {
+    let bad = |why: String| {
+        Err(TapError::BadSetup {
+            name: s.name.clone(),
+            why,
+        })
+    };
+    if s.mtu < 68 {
+        return bad(format!("MTU {} is below 68, the IPv4 minimum", s.mtu));
+    }
+    if s.ip4_prefix > 32 {
+        return bad(format!("IPv4 prefix /{} is longer than 32", s.ip4_prefix));
+    }
+    if let Some((_, p)) = s.ip6 {
+        if p > 128 {
+            return bad(format!("IPv6 prefix /{p} is longer than 128"));
+        }
+        if s.mtu < IPV6_MIN_MTU {
+            return bad(format!("MTU {} is below 1280, which IPv6 requires", s.mtu));
+        }
+    }
+    Ok(())
+}
+
+fn check_bridge(bridge: &str) -> Result<(), TapError> {
+    if ifctl::check_ifname(bridge).is_err() || ifctl::if_index(bridge).is_err() {
+        return Err(TapError::BridgeMissing {
+            bridge: bridge.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// What the kernel reports about an interface.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkInfo {
+    pub name: String,
+    pub ifindex: u32,
+    pub mtu: u32,
+    /// `IFF_*` flags.
+    pub flags: u32,
+    pub mac: [u8; 6],
+    pub ip4: Vec<(Ipv4Addr, u8)>,
+    /// Every IPv6 address, including the kernel's link-local one.
+    pub ip6: Vec<(Ipv6Addr, u8)>,
+    /// The bridge this interface is a port of.
+    pub master: Option<String>,
+}
+
+impl LinkInfo {
+    pub fn is_up(&self) -> bool {
+        self.flags & libc::IFF_UP as u32 != 0
+    }
+
+    pub fn noarp(&self) -> bool {
+        self.flags & libc::IFF_NOARP as u32 != 0
+    }
+
+    /// IPv6 addresses other than link-local (fe80::/10).
+    pub fn ip6_global(&self) -> Vec<(Ipv6Addr, u8)> {
+        self.ip6
+            .iter()
+            .copied()
+            .filter(|(a, _)| a.segments()[0] & 0xffc0 != 0xfe80)
+            .collect()
+    }
+}
+
+/// Reads an interface's state back from the kernel (for tests and status).
+pub fn read_back(name: &str) -> io::Result<LinkInfo> {
+    let ifindex = ifctl::if_index(name)?;
+    let mut info = LinkInfo {
+        name: name.to_string(),
+        ifindex,
+        mtu: ifctl::get_mtu(name)?,
+        flags: ifctl::get_flags(name)?,
+        mac: ifctl::hw_addr(name)?,
+        ip4: Vec::new(),
+        ip6: Vec::new(),
+        master: None,
+    };
+    read_addresses(name, &mut info)?;
+    if let Some(master) = netlink::link_master(ifindex)? {
+        info.master = Some(index_to_name(master)?);
+    }
+    Ok(info)
+}
+
+/// The MTU of any interface; `None` if it does not exist.
+pub fn interface_mtu(name: &str) -> Option<u16> {
+    let mtu = ifctl::get_mtu(name).ok()?;
+    Some(u16::try_from(mtu).unwrap_or(u16::MAX))
+}
+
+fn index_to_name(ifindex: u32) -> io::Result<String> {
+    let mut buf = [0 as libc::c_char; libc::IFNAMSIZ];
+    // SAFETY: `buf` has the IFNAMSIZ bytes if_indextoname requires.
+    let p = unsafe { libc::if_indextoname(ifindex, buf.as_mut_ptr()) };
+    if p.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: on success the buffer holds a NUL-terminated name.
+    let name = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
+    Ok(name.to_string_lossy().into_owned())
+}
+
+/// Fills `info.ip4`/`info.ip6` from getifaddrs.
+fn read_addresses(name: &str, info: &mut LinkInfo) -> io::Result<()> {
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs writes a list head we free below.
+    if unsafe { libc::getifaddrs(&mut head) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut cur = head;
+    while !cur.is_null() {
+        // SAFETY: `cur` is a node of the list getifaddrs returned.
+        let ifa = unsafe { &*cur };
+        cur = ifa.ifa_next;
+        if ifa.ifa_name.is_null() || ifa.ifa_addr.is_null() {
+            continue;
+        }
+        // SAFETY: ifa_name is a NUL-terminated string owned by the list.
+        let ifname = unsafe { std::ffi::CStr::from_ptr(ifa.ifa_name) };
+        if ifname.to_bytes() != name.as_bytes() {
+            continue;
+        }
+        // SAFETY: ifa_addr is non-null and its family says which struct it is.
+        match i32::from(unsafe { (*ifa.ifa_addr).sa_family }) {
+            libc::AF_INET => {
+                // SAFETY: AF_INET entries carry sockaddr_in address and netmask.
+                let addr = unsafe { *(ifa.ifa_addr as *const libc::sockaddr_in) };
+                let addr = Ipv4Addr::from(addr.sin_addr.s_addr.to_ne_bytes());
+                let prefix = if ifa.ifa_netmask.is_null() {
+                    32
+                } else {
+                    // SAFETY: as above.
+                    let m = unsafe { *(ifa.ifa_netmask as *const libc::sockaddr_in) };
+                    ifctl::mask_to_prefix(Ipv4Addr::from(m.sin_addr.s_addr.to_ne_bytes()))
+                        .unwrap_or(32)
+                };
+                info.ip4.push((addr, prefix));
+            }
+            libc::AF_INET6 => {
+                // SAFETY: AF_INET6 entries carry sockaddr_in6 address and netmask.
+                let addr = unsafe { *(ifa.ifa_addr as *const libc::sockaddr_in6) };
+                let addr = Ipv6Addr::from(addr.sin6_addr.s6_addr);
+                let prefix = if ifa.ifa_netmask.is_null() {
+                    128
+                } else {
+                    // SAFETY: as above.
+                    let m = unsafe { *(ifa.ifa_netmask as *const libc::sockaddr_in6) };
+                    ifctl::mask6_to_prefix(Ipv6Addr::from(m.sin6_addr.s6_addr)).unwrap_or(128)
+                };
+                info.ip6.push((addr, prefix));
+            }
+            _ => {}
+        }
+    }
+    // SAFETY: `head` came from getifaddrs and is freed once.
+    unsafe { libc::freeifaddrs(head) };
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup() -> TapSetup {
+        TapSetup {
+            name: "ipoptest0".into(),
+            mtu: 1280,
+            ip4: Ipv4Addr::new(10, 0, 3, 100),
+            ip4_prefix: 24,
+            ip6: Some((
+                "fd50:dbc:41f2:4a3c:f46d:6281:ae45:f92e".parse().unwrap(),
+                64,
+            )),
+            noarp: false,
+            bridge: None,
+        }
+    }
+
+    fn err_text(s: &TapSetup) -> String {
+        match Tap::create(s) {
+            Ok(_) => panic!("expected an error"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn bad_setups_are_refused_before_anything_is_created() {
+        let mut s = setup();
+        s.name = "this-name-is-too-long".into();
+        assert_eq!(
+            err_text(&s),
+            "bad TAP name 'this-name-is-too-long': it is longer than 15 bytes"
+        );
+        let mut s = setup();
+        s.mtu = 1200;
+        assert_eq!(
+            err_text(&s),
+            "TAP 'ipoptest0': MTU 1200 is below 1280, which IPv6 requires"
+        );
+        let mut s = setup();
+        s.ip4_prefix = 33;
+        assert_eq!(
+            err_text(&s),
+            "TAP 'ipoptest0': IPv4 prefix /33 is longer than 32"
+        );
+        let mut s = setup();
+        s.name = "lo".into();
+        assert_eq!(
+            err_text(&s),
+            "cannot create TAP 'lo': an interface of that name already exists"
+        );
+        let mut s = setup();
+        s.bridge = Some("ipopnobridge0".into());
+        assert_eq!(
+            err_text(&s),
+            "bridge 'ipopnobridge0' does not exist (create it first, e.g. br-lan)"
+        );
+    }
+
+    #[test]
+    fn setup_from_the_seed_identity() {
+        let s = setup();
+        assert_eq!(
+            s.ip6.unwrap().0,
+            Uid::from_ip4(s.ip4).ip6(crate::core::identity::DEFAULT_IP6_PREFIX)
+        );
+    }
+
+    #[test]
+    fn link_local_is_not_global() {
+        let info = LinkInfo {
+            name: "x".into(),
+            ifindex: 1,
+            mtu: 1280,
+            flags: (libc::IFF_UP | libc::IFF_NOARP) as u32,
+            mac: [0; 6],
+            ip4: vec![],
+            ip6: vec![
+                ("fe80::1".parse().unwrap(), 64),
+                ("fd50:dbc:41f2:4a3c:25c9:651:c297:fef3".parse().unwrap(), 64),
+            ],
+            master: None,
+        };
+        assert!(info.is_up() && info.noarp());
+        assert_eq!(
+            info.ip6_global(),
+            vec![("fd50:dbc:41f2:4a3c:25c9:651:c297:fef3".parse().unwrap(), 64)]
+        );
+    }
+
+    #[test]
+    fn loopback_read_back_and_mtu() {
+        let lo = read_back("lo").unwrap();
+        assert_eq!(lo.ifindex, 1);
+        assert_eq!(lo.mtu, 65536);
+        assert_eq!(lo.master, None);
+        assert!(lo.ip4.contains(&(Ipv4Addr::LOCALHOST, 8)));
+        assert_eq!(interface_mtu("lo"), Some(u16::MAX));
+        assert_eq!(interface_mtu("ipopnosuchif0"), None);
+    }
+}
