@@ -261,6 +261,25 @@ mod tests {
     }
 
     #[test]
+    fn gossip_matches_protocol_doc() {
+        let doc = include_str!("../../../docs/PROTOCOL.md");
+        let hex: String = doc
+            .split("```hex gossip-vector")
+            .nth(1)
+            .and_then(|s| s.split("```").next())
+            .expect("vector in docs/PROTOCOL.md")
+            .split_whitespace()
+            .collect();
+        let mut buf = [0u8; 256];
+        buf[0] = GOSSIP;
+        buf[1] = 1;
+        let mut at = 2;
+        assert!(write_peer_info(&mut buf, &mut at, &info()));
+        let ours: String = buf[..at].iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(ours, hex);
+    }
+
+    #[test]
     fn routed_header() {
         let mut buf = [0u8; 64];
         let (a, b) = (Uid([1; 20]), Uid([2; 20]));
