@@ -8,7 +8,21 @@
 pub mod base64;
 
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+pub mod base64;
+mod describe;
+mod error;
+mod json;
+mod keys;
+mod value;
+
+#[cfg(test)]
+mod tests_json;
+
+pub use describe::{describe, describe_loaded};
+pub use error::{ConfigError, IgnoredKey};
+pub use json::to_json;
 
 /// One overlay (one IPOP config file, or one UCI `config overlay` section).
 #[derive(Clone, Debug, PartialEq)]
@@ -112,4 +126,210 @@ pub struct TurnServer {
     pub server: String,
     pub user: String,
     pub pass: String,
+}
+
+/// The result of loading one overlay: the config, the keys that were read
+/// but have no effect (report each once at start-up), and, for UCI, the
+/// section's `enabled` option (always true for JSON files).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Loaded {
+    pub config: OverlayConfig,
+    pub ignored: Vec<IgnoredKey>,
+    pub enabled: bool,
+}
+
+/// Reads an IPOP 16.01 JSON config file (the seed's files load unchanged).
+pub fn load_json(path: &Path) -> Result<Loaded, ConfigError> {
+    let text = read_text(path)?;
+    json::load_str(&text, path)
+}
+
+fn read_error(path: &Path, e: &std::io::Error) -> ConfigError {
+    let reason = match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => e.to_string(),
+    };
+    ConfigError::Read {
+        file: path.to_path_buf(),
+        reason,
+    }
+}
+
+fn read_text(path: &Path) -> Result<String, ConfigError> {
+    let bytes = std::fs::read(path).map_err(|e| read_error(path, &e))?;
+    String::from_utf8(bytes).map_err(|e| ConfigError::Read {
+        file: path.to_path_buf(),
+        reason: format!(
+            "not UTF-8 text (bad byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ),
+    })
+}
+
+/// TAP MTU when `mtu` is not set (IPOP 16.01's fixed value).
+pub const DEFAULT_MTU: u16 = 1280;
+/// Label mixed into the group PSK derivation (see `OverlayConfig::psk`).
+pub const PSK_LABEL: &[u8] = b"ipop group_secret v1";
+
+impl OverlayConfig {
+    /// The defaults of IPOP 16.01 plus ipop's own, for TAP `tap_name`.
+    /// `ip4` is 0.0.0.0 here: loaders require it to be set.
+    pub fn defaults_for_tap(tap_name: &str) -> OverlayConfig {
+        OverlayConfig {
+            xmpp_username: None,
+            xmpp_password: None,
+            xmpp_host: None,
+            xmpp_port: 5222,
+            tincan_logging: 1,
+            vpn_type: "GroupVPN".into(),
+            ip4_mask: 24,
+            ip6_mask: 64,
+            subnet_mask: 32,
+            network_ignore_list: Vec::new(),
+            contr_port: 5801,
+            local_uid: String::new(),
+            uid_size: 40,
+            trim_enabled: false,
+            router_mode: false,
+            ipop_ver_rel: "16.01.0".into(),
+            tap_name: tap_name.into(),
+            listen_port: 0,
+            key_file: default_key_file(tap_name),
+            group_secret: None,
+            static_peers: Vec::new(),
+            bridge: None,
+            mtu: None,
+            control_socket: default_control_socket(tap_name),
+            xmpp_ca_file: None,
+            xmpp_pinned_cert: None,
+            xmpp_insecure: false,
+            board: None,
+            controller_logging: "ERROR".into(),
+            socket_read_wait_time: 15,
+            buf_size: 65507,
+            switchmode: false,
+            svpn_port: 5800,
+            stun: [
+                "stun.l.google.com:19302",
+                "stun1.l.google.com:19302",
+                "stun2.l.google.com:19302",
+                "stun3.l.google.com:19302",
+                "stun4.l.google.com:19302",
+            ]
+            .map(String::from)
+            .to_vec(),
+            turn: Vec::new(),
+            ip6_prefix: crate::core::identity::DEFAULT_IP6_PREFIX,
+            localhost: "127.0.0.1".into(),
+            localhost6: "::1".into(),
+            ip4: Ipv4Addr::UNSPECIFIED,
+            sec: true,
+            multihop: false,
+            num_successors: 20,
+            num_chords: 10,
+            num_on_demand: 20,
+            num_inbound: 50,
+            ttl_link_initial: 60,
+            ttl_link_pulse: 30,
+            ttl_chord: 180,
+            ttl_on_demand: 240,
+            threshold_on_demand: 128,
+            timer_interval: 1,
+            interval_management: 15,
+            use_central_visualizer: false,
+            interval_central_visualizer: 5,
+            num_pings: 5,
+            interval_ping: 300,
+            stat_report_enabled: true,
+            stat_server: "metrics.ipop-project.org".into(),
+            stat_server_port: 8080,
+            stat_report_interval: 200,
+            central_visualizer_enabled: false,
+            central_visualizer_name: String::new(),
+            central_visualizer_addr: String::new(),
+            central_visualizer_port: 51234,
+        }
+    }
+
+    /// The TAP MTU: `mtu`, or 1280 as in IPOP 16.01.
+    pub fn mtu_or_default(&self) -> u16 {
+        self.mtu.unwrap_or(DEFAULT_MTU)
+    }
+
+    /// Whether the TAP gets the overlay IPv6 address: Linux disables IPv6
+    /// on a device whose MTU is below 1280, so an `mtu` of 576..=1279 means
+    /// an IPv4-only overlay.
+    pub fn ipv6_enabled(&self) -> bool {
+        self.mtu_or_default() >= 1280
+    }
+
+    /// The overlay pre-shared key: all zeros without `group_secret`,
+    /// otherwise BLAKE2s-256(`PSK_LABEL` || 0x00 || secret as UTF-8).
+    pub fn psk(&self) -> [u8; 32] {
+        use blake2::{Blake2s256, Digest};
+        match &self.group_secret {
+            None => [0; 32],
+            Some(secret) => Blake2s256::new()
+                .chain_update(PSK_LABEL)
+                .chain_update([0u8])
+                .chain_update(secret.as_bytes())
+                .finalize()
+                .into(),
+        }
+    }
+
+    /// This node's address and prefix length on the TAP (`ip4`/`ip4_mask`).
+    pub fn subnet(&self) -> (Ipv4Addr, u8) {
+        (self.ip4, self.ip4_mask)
+    }
+
+    /// The effective log level asked for by the config: the more verbose of
+    /// `CFx.tincan_logging` (0 off, 1 error, 2 info, 3 debug) and
+    /// `Logger.controller_logging`. `RUST_LOG`, `-v` and `-q` override it.
+    pub fn log_level(&self) -> log::LevelFilter {
+        use log::LevelFilter as L;
+        let tincan = match self.tincan_logging {
+            0 => L::Off,
+            1 => L::Error,
+            2 => L::Info,
+            _ => L::Debug,
+        };
+        let controller = match self.controller_logging.as_str() {
+            "CRITICAL" | "ERROR" => L::Error,
+            "WARNING" => L::Warn,
+            "INFO" => L::Info,
+            "DEBUG" => L::Debug,
+            "PKTDUMP" => L::Trace,
+            _ => L::Error,
+        };
+        tincan.max(controller)
+    }
+
+    /// The XMPP server to connect to: `xmpp_host` (else the JID's domain)
+    /// and `xmpp_port`; None when no XMPP account is configured.
+    pub fn xmpp_server(&self) -> Option<(&str, u16)> {
+        let user = self.xmpp_username.as_deref()?;
+        let host = match &self.xmpp_host {
+            Some(h) => h.as_str(),
+            None => user.split_once('@').map(|(_, d)| d)?,
+        };
+        Some((host, self.xmpp_port))
+    }
+}
+
+impl Default for OverlayConfig {
+    fn default() -> Self {
+        OverlayConfig::defaults_for_tap("ipop")
+    }
+}
+
+/// `/etc/ipop/<tap_name>.key`.
+pub fn default_key_file(tap_name: &str) -> PathBuf {
+    PathBuf::from(format!("/etc/ipop/{tap_name}.key"))
+}
+
+/// `/var/run/ipop/<tap_name>.sock`.
+pub fn default_control_socket(tap_name: &str) -> PathBuf {
+    PathBuf::from(format!("/var/run/ipop/{tap_name}.sock"))
 }

@@ -1,0 +1,619 @@
+//! TURN client over UDP (RFC 8656), one allocation on one server.
+//!
+//! Life of an allocation:
+//! * Allocate without credentials; the server answers 401 with REALM and
+//!   NONCE; Allocate again with USERNAME, REALM, NONCE and
+//!   MESSAGE-INTEGRITY keyed with MD5(user:realm:pass). A 438 (stale
+//!   nonce) on any request repeats it with the new nonce. At most
+//!   [`MAX_AUTH_ROUNDS`] credential rounds, then [`TurnEvent::Failed`].
+//! * 437 (allocation mismatch: a previous run's allocation on this 5-tuple)
+//!   deletes it with Refresh(LIFETIME 0), then allocates again.
+//! * Refresh [`ALLOCATION_REFRESH_MARGIN`] before the granted lifetime ends.
+//! * Each peer gets CreatePermission and ChannelBind, repeated every
+//!   [`PERMISSION_REFRESH`] (permissions expire after 300 s).
+//! * A failed allocation is retried after [`ALLOCATION_RETRY`].
+//!
+//! Success responses to authenticated requests must carry a valid
+//! MESSAGE-INTEGRITY; error responses (401/438) cannot, so they may only
+//! make the client retry or give up.
+
+use super::attr;
+use super::binding::Txn;
+use super::channel::ChannelData;
+use super::consts::*;
+use super::error::{StunDrop, StunError, StunStats};
+use super::long_term_key;
+use super::message::{message_type, Class, Message};
+use super::writer::MessageWriter;
+use crate::core::rng::Rng;
+use crate::core::time::Instant;
+use core::time::Duration;
+use std::net::SocketAddr;
+
+/// Peers (permissions + channels) one allocation holds.
+pub const MAX_PEERS: usize = 32;
+/// Requests in flight at once.
+const MAX_TXNS: usize = 16;
+/// REALM and NONCE longer than this make the allocation fail.
+const MAX_TOKEN: usize = 256;
+/// Wait before retrying a failed permission or channel binding.
+const PEER_RETRY: Duration = Duration::from_secs(5);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TurnEvent {
+    /// The allocation is ready; `mapped` is the server-reflexive address
+    /// the server saw (XOR-MAPPED-ADDRESS), when it said.
+    Allocated {
+        relayed: SocketAddr,
+        mapped: Option<SocketAddr>,
+    },
+    /// Allocation failed or was lost; retried after [`ALLOCATION_RETRY`].
+    Failed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Allocate,
+    Refresh { lifetime: u32 },
+    Permission { peer: SocketAddr },
+    ChannelBind { peer: SocketAddr, channel: u16 },
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Request {
+    txn: Txn,
+    kind: Kind,
+    authenticated: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// No allocation; start one at the given time.
+    Idle {
+        start_at: Instant,
+    },
+    Allocating,
+    Allocated {
+        relayed: SocketAddr,
+        refresh_at: Instant,
+    },
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Peer {
+    addr: SocketAddr,
+    channel: u16,
+    bound: bool,
+    refresh_at: Instant,
+}
+
+pub struct TurnClient {
+    server: SocketAddr,
+    user: String,
+    pass: String,
+    realm: heapless::Vec<u8, MAX_TOKEN>,
+    nonce: heapless::Vec<u8, MAX_TOKEN>,
+    key: Option<[u8; 16]>,
+    auth_rounds: u8,
+    state: State,
+    requests: [Option<Request>; MAX_TXNS],
+    peers: heapless::Vec<Peer, MAX_PEERS>,
+    next_channel: u16,
+    events: heapless::Deque<TurnEvent, 4>,
+    rng: Rng,
+    stats: StunStats,
+}
+
+impl TurnClient {
+    /// A client for `server` (resolved by the shell) with the 16.01 `turn`
+    /// entry's `user` and `pass`. Allocation starts at the first
+    /// [`handle_timeout`](Self::handle_timeout).
+    pub fn new(server: SocketAddr, user: &str, pass: &str, rng: Rng) -> Self {
+        TurnClient {
+            server,
+            user: user.to_owned(),
+            pass: pass.to_owned(),
+            realm: heapless::Vec::new(),
+            nonce: heapless::Vec::new(),
+            key: None,
+            auth_rounds: 0,
+            state: State::Idle {
+                start_at: Instant::ZERO,
+            },
+            requests: [None; MAX_TXNS],
+            peers: heapless::Vec::new(),
+            next_channel: CHANNEL_MIN,
+            events: heapless::Deque::new(),
+            rng,
+            stats: StunStats::default(),
+        }
+    }
+
+    pub fn server(&self) -> SocketAddr {
+        self.server
+    }
+
+    /// The relayed address while allocated.
+    pub fn relayed(&self) -> Option<SocketAddr> {
+        match self.state {
+            State::Allocated { relayed, .. } => Some(relayed),
+            _ => None,
+        }
+    }
+
+    pub fn stats(&self) -> &StunStats {
+        &self.stats
+    }
+
+    /// The channel bound to `peer`, once the server confirmed it.
+    pub fn channel(&self, peer: SocketAddr) -> Option<u16> {
+        self.peers
+            .iter()
+            .find(|p| p.addr == peer && p.bound)
+            .map(|p| p.channel)
+    }
+
+    /// Asks the server to let `peer` send to us (CreatePermission) and
+    /// binds a channel to it. Idempotent. `false` if [`MAX_PEERS`] are
+    /// already in use.
+    pub fn add_peer(&mut self, now: Instant, peer: SocketAddr) -> bool {
+        if self.peers.iter().any(|p| p.addr == peer) {
+            return true;
+        }
+        let channel = self.next_channel;
+        self.next_channel = if channel >= CHANNEL_MAX {
+            CHANNEL_MIN
+        } else {
+            channel + 1
+        };
+        let ok = self
+            .peers
+            .push(Peer {
+                addr: peer,
+                channel,
+                bound: false,
+                refresh_at: now,
+            })
+            .is_ok();
+        self.advance(now);
+        ok
+    }
+
+    /// Forgets `peer`; its permission and channel expire on the server.
+    pub fn remove_peer(&mut self, peer: SocketAddr) {
+        self.peers.retain(|p| p.addr != peer);
+    }
+
+    /// Deletes the allocation (Refresh with LIFETIME 0); call at shutdown.
+    pub fn close(&mut self, now: Instant) {
+        if matches!(self.state, State::Allocated { .. }) {
+            self.start(now, Kind::Refresh { lifetime: 0 });
+        }
+        self.state = State::Idle {
+            start_at: Instant::from_nanos(u64::MAX),
+        };
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.advance(now);
+    }
+
+    fn advance(&mut self, now: Instant) {
+        self.expire_requests(now);
+        match self.state {
+            State::Idle { start_at } if start_at <= now => {
+                self.state = State::Allocating;
+                self.start(now, Kind::Allocate);
+            }
+            State::Allocated {
+                relayed,
+                refresh_at,
+            } if refresh_at <= now => {
+                let lifetime = ALLOCATION_LIFETIME_SECS;
+                let retry = if self.start(now, Kind::Refresh { lifetime }) {
+                    now + Duration::from_secs(u64::from(lifetime))
+                } else {
+                    now + RTO
+                };
+                self.state = State::Allocated {
+                    relayed,
+                    refresh_at: retry,
+                };
+            }
+            _ => {}
+        }
+        if matches!(self.state, State::Allocated { .. }) {
+            for i in 0..self.peers.len() {
+                let Some(p) = self.peers.get(i).copied() else {
+                    break;
+                };
+                if p.refresh_at > now {
+                    continue;
+                }
+                let ok = self.start(now, Kind::Permission { peer: p.addr })
+                    && self.start(
+                        now,
+                        Kind::ChannelBind {
+                            peer: p.addr,
+                            channel: p.channel,
+                        },
+                    );
+                if let Some(p) = self.peers.get_mut(i) {
+                    p.refresh_at = now + if ok { PERMISSION_REFRESH } else { RTO };
+                }
+            }
+        }
+    }
+
+    /// Starts a request; false when all request slots are busy.
+    fn start(&mut self, now: Instant, kind: Kind) -> bool {
+        let authenticated = self.key.is_some();
+        let Some(slot) = self.requests.iter_mut().find(|r| r.is_none()) else {
+            return false;
+        };
+        *slot = Some(Request {
+            txn: Txn::new(&mut self.rng, now),
+            kind,
+            authenticated,
+        });
+        true
+    }
+
+    fn expire_requests(&mut self, now: Instant) {
+        for i in 0..MAX_TXNS {
+            let Some(r) = self.requests.get(i).copied().flatten() else {
+                continue;
+            };
+            if !r.txn.expired(now) {
+                continue;
+            }
+            if let Some(slot) = self.requests.get_mut(i) {
+                *slot = None;
+            }
+            log::debug!("turn {}: {:?} timed out", self.server, r.kind);
+            match r.kind {
+                Kind::Allocate | Kind::Refresh { .. } => self.fail(now),
+                Kind::Permission { peer } | Kind::ChannelBind { peer, .. } => {
+                    self.peer_failed(now, peer)
+                }
+            }
+        }
+    }
+
+    fn fail(&mut self, now: Instant) {
+        log::info!("turn {}: allocation failed", self.server);
+        self.state = State::Idle {
+            start_at: now + ALLOCATION_RETRY,
+        };
+        self.requests = [None; MAX_TXNS];
+        for p in self.peers.iter_mut() {
+            p.bound = false;
+            p.refresh_at = now;
+        }
+        self.auth_rounds = 0;
+        self.push_event(TurnEvent::Failed);
+    }
+
+    fn peer_failed(&mut self, now: Instant, peer: SocketAddr) {
+        if let Some(p) = self.peers.iter_mut().find(|p| p.addr == peer) {
+            p.bound = false;
+            p.refresh_at = now + PEER_RETRY;
+        }
+    }
+
+    fn push_event(&mut self, e: TurnEvent) {
+        if self.events.is_full() {
+            self.events.pop_front();
+        }
+        let _ = self.events.push_back(e);
+    }
+
+    pub fn poll_event(&mut self) -> Option<TurnEvent> {
+        self.events.pop_front()
+    }
+
+    /// Earliest time there is work for handle_timeout/poll_transmit.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let state = match self.state {
+            State::Idle { start_at } => Some(start_at),
+            State::Allocating => None,
+            State::Allocated { refresh_at, .. } => Some(refresh_at),
+        };
+        let peers = match self.state {
+            State::Allocated { .. } => self.peers.iter().map(|p| p.refresh_at).min(),
+            _ => None,
+        };
+        let reqs = self.requests.iter().flatten().map(|r| r.txn.next).min();
+        [state, peers, reqs].into_iter().flatten().min()
+    }
+
+    /// Writes the next due request into `buf`: (server, length).
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<(SocketAddr, usize)> {
+        self.advance(now);
+        let i = self
+            .requests
+            .iter()
+            .position(|r| r.is_some_and(|r| r.txn.send_due(now)))?;
+        let r = self.requests.get(i).copied().flatten()?;
+        let len = self.write_request(buf, &r).ok()?;
+        if let Some(Some(r)) = self.requests.get_mut(i) {
+            r.txn.on_sent(now);
+        }
+        self.stats.requests_sent += 1;
+        Some((self.server, len))
+    }
+
+    fn write_request(&self, buf: &mut [u8], r: &Request) -> Result<usize, StunError> {
+        let method = match r.kind {
+            Kind::Allocate => ALLOCATE,
+            Kind::Refresh { .. } => REFRESH,
+            Kind::Permission { .. } => CREATE_PERMISSION,
+            Kind::ChannelBind { .. } => CHANNEL_BIND,
+        };
+        let mut w = MessageWriter::new(buf, message_type(method, Class::Request), &r.txn.id)?;
+        match r.kind {
+            Kind::Allocate => w.requested_transport(TRANSPORT_UDP)?,
+            Kind::Refresh { lifetime } => w.u32_attr(ATTR_LIFETIME, lifetime)?,
+            Kind::Permission { peer } => w.xor_address(ATTR_XOR_PEER_ADDRESS, peer)?,
+            Kind::ChannelBind { peer, channel } => {
+                w.channel_number(channel)?;
+                w.xor_address(ATTR_XOR_PEER_ADDRESS, peer)?;
+            }
+        }
+        if let (true, Some(key)) = (r.authenticated, self.key) {
+            w.attr(ATTR_USERNAME, self.user.as_bytes())?;
+            w.attr(ATTR_REALM, &self.realm)?;
+            w.attr(ATTR_NONCE, &self.nonce)?;
+            w.message_integrity(&key)?;
+        }
+        Ok(w.finish())
+    }
+
+    /// Feeds a STUN response from the server. `Ok` when it answered one of
+    /// our requests; else the drop reason, already counted. ChannelData and
+    /// Data indications go to [`unwrap`](Self::unwrap) instead.
+    pub fn handle_datagram(&mut self, now: Instant, datagram: &[u8]) -> Result<(), StunDrop> {
+        let r = self.accept(now, datagram);
+        match r {
+            Ok(()) => self.stats.responses_accepted += 1,
+            Err(d) => self.stats.drop(d),
+        }
+        r
+    }
+
+    fn accept(&mut self, now: Instant, datagram: &[u8]) -> Result<(), StunDrop> {
+        let msg = Message::parse(datagram)?;
+        if !matches!(msg.class(), Class::Success | Class::Error) {
+            return Err(StunDrop::UnexpectedMessage);
+        }
+        let id = msg.transaction_id();
+        let i = self
+            .requests
+            .iter()
+            .position(|r| r.is_some_and(|r| r.txn.id == id))
+            .ok_or(StunDrop::UnexpectedTransaction)?;
+        let req = self
+            .requests
+            .get(i)
+            .copied()
+            .flatten()
+            .ok_or(StunDrop::UnexpectedTransaction)?;
+        msg.check_fingerprint()?;
+        if msg.class() == Class::Success {
+            if req.authenticated {
+                let key = self.key.ok_or(StunDrop::Unauthenticated)?;
+                msg.check_integrity(&key)?;
+            }
+            // Parse everything before changing state.
+            let outcome = success_outcome(&msg, req.kind)?;
+            self.clear(i);
+            self.on_success(now, req.kind, outcome);
+        } else {
+            let code = attr::error_code(msg.attr(ATTR_ERROR_CODE).ok_or(StunDrop::Malformed)?)?;
+            if matches!(code.code, ERR_UNAUTHORIZED | ERR_STALE_NONCE) {
+                self.take_credentials(&msg)?;
+            }
+            self.clear(i);
+            self.on_error(now, req.kind, code.code);
+        }
+        Ok(())
+    }
+
+    fn clear(&mut self, i: usize) {
+        if let Some(slot) = self.requests.get_mut(i) {
+            *slot = None;
+        }
+    }
+
+    /// Stores REALM (if sent) and NONCE from a 401/438 and derives the key.
+    fn take_credentials(&mut self, msg: &Message) -> Result<(), StunDrop> {
+        let nonce = msg.attr(ATTR_NONCE).ok_or(StunDrop::Malformed)?;
+        let realm = msg.attr(ATTR_REALM).unwrap_or(&self.realm);
+        let realm_str = attr::text(realm)?;
+        let key = long_term_key(&self.user, realm_str, &self.pass);
+        let (Ok(realm), Ok(nonce)) = (
+            heapless::Vec::from_slice(realm),
+            heapless::Vec::from_slice(nonce),
+        ) else {
+            return Err(StunDrop::Malformed);
+        };
+        self.realm = realm;
+        self.nonce = nonce;
+        self.key = Some(key);
+        Ok(())
+    }
+
+    fn on_success(&mut self, now: Instant, kind: Kind, outcome: Outcome) {
+        match (kind, outcome) {
+            (
+                Kind::Allocate,
+                Outcome::Allocated {
+                    relayed,
+                    mapped,
+                    lifetime,
+                },
+            ) => {
+                log::info!("turn {}: relayed address {relayed}", self.server);
+                self.auth_rounds = 0;
+                self.state = State::Allocated {
+                    relayed,
+                    refresh_at: refresh_time(now, lifetime),
+                };
+                for p in self.peers.iter_mut() {
+                    p.refresh_at = now;
+                }
+                self.push_event(TurnEvent::Allocated { relayed, mapped });
+            }
+            // Deleted: allocate afresh unless we are closing.
+            (Kind::Refresh { lifetime: 0 }, _) if self.state == State::Allocating => {
+                self.start(now, Kind::Allocate);
+            }
+            (Kind::Refresh { lifetime: 0 }, _) => {}
+            (Kind::Refresh { .. }, Outcome::Lifetime(l)) => {
+                if let State::Allocated { relayed, .. } = self.state {
+                    self.state = State::Allocated {
+                        relayed,
+                        refresh_at: refresh_time(now, l),
+                    };
+                }
+            }
+            (Kind::ChannelBind { peer, channel }, _) => {
+                if let Some(p) = self.peers.iter_mut().find(|p| p.addr == peer) {
+                    p.bound = p.channel == channel;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_error(&mut self, now: Instant, kind: Kind, code: u16) {
+        log::debug!("turn {}: {kind:?} error {code}", self.server);
+        let retry_auth = matches!(code, ERR_UNAUTHORIZED | ERR_STALE_NONCE)
+            && self.auth_rounds < MAX_AUTH_ROUNDS;
+        match kind {
+            Kind::Allocate if retry_auth => {
+                self.auth_rounds += 1;
+                self.start(now, Kind::Allocate);
+            }
+            Kind::Allocate if code == ERR_ALLOCATION_MISMATCH && self.key.is_some() => {
+                self.start(now, Kind::Refresh { lifetime: 0 });
+            }
+            Kind::Refresh { lifetime } if code == ERR_STALE_NONCE => {
+                self.start(now, Kind::Refresh { lifetime });
+            }
+            // Deleting a stale allocation failed: allocate anyway.
+            Kind::Refresh { lifetime: 0 } if self.state == State::Allocating => {
+                self.start(now, Kind::Allocate);
+            }
+            Kind::Refresh { lifetime: 0 } => {}
+            Kind::Allocate | Kind::Refresh { .. } => self.fail(now),
+            Kind::Permission { .. } | Kind::ChannelBind { .. } if code == ERR_STALE_NONCE => {
+                self.start(now, kind);
+            }
+            Kind::Permission { peer } | Kind::ChannelBind { peer, .. } => {
+                self.peer_failed(now, peer)
+            }
+        }
+    }
+
+    /// Frames `payload` for `peer` into `out`: ChannelData when a channel is
+    /// bound, else a Send indication. The datagram goes to
+    /// [`server`](Self::server). `None` when not allocated or `out` is too
+    /// small. Allocates nothing.
+    pub fn wrap(&mut self, peer: SocketAddr, payload: &[u8], out: &mut [u8]) -> Option<usize> {
+        self.relayed()?;
+        if let Some(ch) = self.channel(peer) {
+            return ChannelData::emit(ch, payload, out);
+        }
+        let txid: [u8; 12] = self.rng.bytes();
+        let mut w = MessageWriter::new(out, message_type(SEND, Class::Indication), &txid).ok()?;
+        w.xor_address(ATTR_XOR_PEER_ADDRESS, peer).ok()?;
+        w.attr(ATTR_DATA, payload).ok()?;
+        Some(w.finish())
+    }
+
+    /// Unframes a datagram from the server: ChannelData on a channel we
+    /// assigned, or a Data indication. `None` (counted) otherwise.
+    pub fn unwrap<'d>(&mut self, datagram: &'d [u8]) -> Option<(SocketAddr, &'d [u8])> {
+        let r = self.unwrap_inner(datagram);
+        if let Err(d) = r {
+            self.stats.drop(d);
+        }
+        r.ok()
+    }
+
+    fn unwrap_inner<'d>(&self, datagram: &'d [u8]) -> Result<(SocketAddr, &'d [u8]), StunDrop> {
+        if let Some(cd) = ChannelData::parse(datagram) {
+            let peer = self
+                .peers
+                .iter()
+                .find(|p| p.channel == cd.channel)
+                .ok_or(StunDrop::BadChannelData)?;
+            return Ok((peer.addr, cd.payload));
+        }
+        let msg = Message::parse(datagram)?;
+        if msg.method() != DATA || msg.class() != Class::Indication {
+            return Err(StunDrop::UnexpectedMessage);
+        }
+        msg.check_fingerprint()?;
+        let id = msg.transaction_id();
+        let peer = attr::xor_address(
+            msg.attr(ATTR_XOR_PEER_ADDRESS).ok_or(StunDrop::Malformed)?,
+            &id,
+        )?;
+        let data = msg.attr(ATTR_DATA).ok_or(StunDrop::Malformed)?;
+        Ok((peer, data))
+    }
+}
+
+/// What a success response carried, parsed before any state changes.
+enum Outcome {
+    Allocated {
+        relayed: SocketAddr,
+        mapped: Option<SocketAddr>,
+        lifetime: u32,
+    },
+    Lifetime(u32),
+    Done,
+}
+
+fn success_outcome(msg: &Message, kind: Kind) -> Result<Outcome, StunDrop> {
+    let id = msg.transaction_id();
+    let lifetime = match msg.attr(ATTR_LIFETIME) {
+        Some(v) => attr::u32_value(v)?,
+        None => ALLOCATION_LIFETIME_SECS,
+    };
+    Ok(match kind {
+        Kind::Allocate => {
+            let relayed = msg
+                .attr(ATTR_XOR_RELAYED_ADDRESS)
+                .ok_or(StunDrop::Malformed)?;
+            let mapped = match msg.attr(ATTR_XOR_MAPPED_ADDRESS) {
+                Some(v) => Some(attr::xor_address(v, &id)?),
+                None => None,
+            };
+            Outcome::Allocated {
+                relayed: attr::xor_address(relayed, &id)?,
+                mapped,
+                lifetime,
+            }
+        }
+        Kind::Refresh { .. } => Outcome::Lifetime(lifetime),
+        _ => Outcome::Done,
+    })
+}
+
+/// When to refresh an allocation granted for `lifetime` seconds.
+fn refresh_time(now: Instant, lifetime: u32) -> Instant {
+    let life = Duration::from_secs(u64::from(lifetime));
+    let before = if life > ALLOCATION_REFRESH_MARGIN * 2 {
+        life - ALLOCATION_REFRESH_MARGIN
+    } else {
+        life / 2
+    };
+    now + before.max(Duration::from_secs(1))
+}
+
+#[cfg(test)]
+#[path = "turn_tests.rs"]
+mod tests;

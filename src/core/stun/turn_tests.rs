@@ -1,0 +1,303 @@
+//! TURN client against a scripted server on a virtual clock.
+
+use super::*;
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+const SERVER: &str = "192.0.2.10:3478";
+const RELAYED: &str = "192.0.2.10:50000";
+const MAPPED: &str = "203.0.113.7:41000";
+
+/// A scripted TURN server: answers one request at a time.
+struct Server {
+    key: [u8; 16],
+    nonce: &'static str,
+}
+
+impl Server {
+    fn new() -> Self {
+        Server {
+            key: long_term_key("u", "r", "p"),
+            nonce: "nonce-1",
+        }
+    }
+
+    fn challenge(&self, req: &[u8], code: u16) -> Vec<u8> {
+        let m = Message::parse(req).unwrap();
+        let (method, _) = super::super::split_type(m.msg_type());
+        let mut buf = [0u8; 256];
+        let mut w = MessageWriter::new(
+            &mut buf,
+            message_type(method, Class::Error),
+            &m.transaction_id(),
+        )
+        .unwrap();
+        w.error_code(code, "Unauthorized").unwrap();
+        w.attr(ATTR_REALM, b"r").unwrap();
+        w.attr(ATTR_NONCE, self.nonce.as_bytes()).unwrap();
+        let n = w.finish();
+        buf[..n].to_vec()
+    }
+
+    /// Checks the request's credentials and answers success.
+    fn accept(&self, req: &[u8], lifetime: u32) -> Vec<u8> {
+        let m = Message::parse(req).unwrap();
+        assert_eq!(m.attr(ATTR_USERNAME), Some(&b"u"[..]));
+        assert_eq!(m.attr(ATTR_REALM), Some(&b"r"[..]));
+        assert_eq!(m.attr(ATTR_NONCE), Some(self.nonce.as_bytes()));
+        assert_eq!(m.check_integrity(&self.key), Ok(()));
+        let mut buf = [0u8; 256];
+        let mut w = MessageWriter::new(
+            &mut buf,
+            message_type(m.method(), Class::Success),
+            &m.transaction_id(),
+        )
+        .unwrap();
+        if m.method() == ALLOCATE {
+            w.xor_address(ATTR_XOR_RELAYED_ADDRESS, addr(RELAYED))
+                .unwrap();
+            w.xor_address(ATTR_XOR_MAPPED_ADDRESS, addr(MAPPED))
+                .unwrap();
+        }
+        if matches!(m.method(), ALLOCATE | REFRESH) {
+            w.u32_attr(ATTR_LIFETIME, lifetime).unwrap();
+        }
+        w.message_integrity(&self.key).unwrap();
+        let n = w.finish();
+        buf[..n].to_vec()
+    }
+}
+
+fn send(c: &mut TurnClient, now: Instant) -> Vec<u8> {
+    let mut buf = [0u8; 512];
+    let (to, n) = c.poll_transmit(now, &mut buf).expect("a request");
+    assert_eq!(to, addr(SERVER));
+    buf[..n].to_vec()
+}
+
+fn allocated(now: Instant) -> (TurnClient, Server) {
+    let mut c = TurnClient::new(addr(SERVER), "u", "p", Rng::from_seed([5; 32]));
+    let s = Server::new();
+    c.handle_timeout(now);
+    let first = send(&mut c, now);
+    let m = Message::parse(&first).unwrap();
+    assert_eq!((m.method(), m.class()), (ALLOCATE, Class::Request));
+    assert_eq!(m.attr(ATTR_REQUESTED_TRANSPORT), Some(&[17, 0, 0, 0][..]));
+    assert_eq!(m.attr(ATTR_MESSAGE_INTEGRITY), None);
+    assert_eq!(c.handle_datagram(now, &s.challenge(&first, 401)), Ok(()));
+    let second = send(&mut c, now);
+    assert_ne!(second[8..20], first[8..20], "new transaction for the retry");
+    assert_eq!(c.handle_datagram(now, &s.accept(&second, 600)), Ok(()));
+    assert_eq!(
+        c.poll_event(),
+        Some(TurnEvent::Allocated {
+            relayed: addr(RELAYED),
+            mapped: Some(addr(MAPPED))
+        })
+    );
+    (c, s)
+}
+
+#[test]
+fn allocate_with_long_term_credentials() {
+    let now = Instant::from_secs(1);
+    let (c, _) = allocated(now);
+    assert_eq!(c.relayed(), Some(addr(RELAYED)));
+    // Refresh due 60 s before the 600 s lifetime ends.
+    assert_eq!(c.poll_timeout(), Some(now + Duration::from_secs(540)));
+    assert_eq!(c.stats().requests_sent, 2);
+    assert_eq!(c.stats().total_drops(), 0);
+}
+
+#[test]
+fn refresh_and_stale_nonce() {
+    let t0 = Instant::from_secs(1);
+    let (mut c, mut s) = allocated(t0);
+    let now = t0 + Duration::from_secs(540);
+    c.handle_timeout(now);
+    let r = send(&mut c, now);
+    let m = Message::parse(&r).unwrap();
+    assert_eq!(m.method(), REFRESH);
+    assert_eq!(m.attr(ATTR_LIFETIME), Some(&600u32.to_be_bytes()[..]));
+    s.nonce = "nonce-2";
+    assert_eq!(c.handle_datagram(now, &s.challenge(&r, 438)), Ok(()));
+    let r2 = send(&mut c, now);
+    assert_eq!(c.handle_datagram(now, &s.accept(&r2, 300)), Ok(()));
+    assert_eq!(c.poll_timeout(), Some(now + Duration::from_secs(240)));
+    assert_eq!(c.poll_event(), None);
+}
+
+#[test]
+fn permissions_channels_and_framing() {
+    let now = Instant::from_secs(1);
+    let (mut c, s) = allocated(now);
+    let peer = addr("198.51.100.20:5800");
+    assert!(c.add_peer(now, peer));
+    let perm = send(&mut c, now);
+    let bind = send(&mut c, now);
+    let pm = Message::parse(&perm).unwrap();
+    assert_eq!(pm.method(), CREATE_PERMISSION);
+    let id = pm.transaction_id();
+    assert_eq!(
+        attr::xor_address(pm.attr(ATTR_XOR_PEER_ADDRESS).unwrap(), &id),
+        Ok(peer)
+    );
+    let bm = Message::parse(&bind).unwrap();
+    assert_eq!(bm.method(), CHANNEL_BIND);
+    assert_eq!(bm.attr(ATTR_CHANNEL_NUMBER), Some(&[0x40, 0x00, 0, 0][..]));
+
+    // Before the channel is confirmed: a Send indication.
+    let mut out = [0u8; 128];
+    let n = c.wrap(peer, b"ping", &mut out).unwrap();
+    let si = Message::parse(&out[..n]).unwrap();
+    assert_eq!((si.method(), si.class()), (SEND, Class::Indication));
+    assert_eq!(si.attr(ATTR_DATA), Some(&b"ping"[..]));
+    assert_eq!(
+        attr::xor_address(
+            si.attr(ATTR_XOR_PEER_ADDRESS).unwrap(),
+            &si.transaction_id()
+        ),
+        Ok(peer)
+    );
+    assert_eq!(n, 20 + 12 + 8);
+
+    assert_eq!(c.handle_datagram(now, &s.accept(&perm, 0)), Ok(()));
+    assert_eq!(c.handle_datagram(now, &s.accept(&bind, 0)), Ok(()));
+    assert_eq!(c.channel(peer), Some(0x4000));
+    let n = c.wrap(peer, b"ping", &mut out).unwrap();
+    assert_eq!(&out[..n], &[0x40, 0x00, 0x00, 0x04, b'p', b'i', b'n', b'g']);
+
+    // Incoming: ChannelData and a Data indication.
+    assert_eq!(c.unwrap(&out[..n]), Some((peer, &b"ping"[..])));
+    let mut di = [0u8; 128];
+    let mut w =
+        MessageWriter::new(&mut di, message_type(DATA, Class::Indication), &[9; 12]).unwrap();
+    w.xor_address(ATTR_XOR_PEER_ADDRESS, peer).unwrap();
+    w.attr(ATTR_DATA, b"pong!").unwrap();
+    let dn = w.finish();
+    assert_eq!(c.unwrap(&di[..dn]), Some((peer, &b"pong!"[..])));
+    // Unknown channel: counted.
+    assert_eq!(c.unwrap(&[0x40, 0x07, 0, 1, 0]), None);
+    assert_eq!(c.stats().drops_for(StunDrop::BadChannelData), 1);
+
+    // Permissions are refreshed every 240 s.
+    let later = now + PERMISSION_REFRESH;
+    assert!(c.poll_timeout().unwrap() <= later);
+    c.handle_timeout(later);
+    assert_eq!(
+        Message::parse(&send(&mut c, later)).unwrap().method(),
+        CREATE_PERMISSION
+    );
+    assert_eq!(
+        Message::parse(&send(&mut c, later)).unwrap().method(),
+        CHANNEL_BIND
+    );
+}
+
+#[test]
+fn forged_success_is_dropped() {
+    let now = Instant::from_secs(1);
+    let mut c = TurnClient::new(addr(SERVER), "u", "p", Rng::from_seed([6; 32]));
+    let s = Server::new();
+    c.handle_timeout(now);
+    let first = send(&mut c, now);
+    c.handle_datagram(now, &s.challenge(&first, 401)).unwrap();
+    let second = send(&mut c, now);
+    let mut ok = s.accept(&second, 600);
+    // A response signed with a guessed password: the HMAC fails.
+    let forged = Server {
+        key: long_term_key("u", "r", "guess"),
+        nonce: s.nonce,
+    };
+    let mut bad = ok.clone();
+    let n = bad.len();
+    let good_mac = Message::parse(&ok)
+        .unwrap()
+        .attr(ATTR_MESSAGE_INTEGRITY)
+        .unwrap()
+        .to_vec();
+    let mut w =
+        MessageWriter::new(&mut bad[..], 0x0103, &second[8..20].try_into().unwrap()).unwrap();
+    w.xor_address(ATTR_XOR_RELAYED_ADDRESS, addr(RELAYED))
+        .unwrap();
+    w.message_integrity(&forged.key).unwrap();
+    let bn = w.finish();
+    bad.truncate(bn);
+    assert_ne!(&bad[bn - 20..], &good_mac[..]);
+    let _ = n;
+    assert_eq!(c.handle_datagram(now, &bad), Err(StunDrop::Unauthenticated));
+    // Unknown transaction.
+    ok[8] ^= 1;
+    assert_eq!(
+        c.handle_datagram(now, &ok),
+        Err(StunDrop::UnexpectedTransaction)
+    );
+    ok[8] ^= 1;
+    assert_eq!(c.handle_datagram(now, &ok), Ok(()));
+    assert_eq!(c.stats().drops_for(StunDrop::Unauthenticated), 1);
+    assert_eq!(c.stats().drops_for(StunDrop::UnexpectedTransaction), 1);
+}
+
+#[test]
+fn wrong_password_fails_after_bounded_rounds() {
+    let now = Instant::from_secs(1);
+    let mut c = TurnClient::new(addr(SERVER), "u", "bad", Rng::from_seed([7; 32]));
+    let s = Server::new();
+    c.handle_timeout(now);
+    let mut rounds = 0;
+    loop {
+        let mut buf = [0u8; 512];
+        let Some((_, n)) = c.poll_transmit(now, &mut buf) else {
+            break;
+        };
+        rounds += 1;
+        c.handle_datagram(now, &s.challenge(&buf[..n], 401))
+            .unwrap();
+    }
+    assert_eq!(rounds, 1 + MAX_AUTH_ROUNDS as usize);
+    assert_eq!(c.poll_event(), Some(TurnEvent::Failed));
+    assert_eq!(c.poll_timeout(), Some(now + ALLOCATION_RETRY));
+}
+
+#[test]
+fn silent_server_fails_once_then_retries() {
+    let now = Instant::from_secs(1);
+    let mut c = TurnClient::new(addr(SERVER), "u", "p", Rng::from_seed([8; 32]));
+    let mut t = now;
+    let mut sent = 0;
+    let mut buf = [0u8; 512];
+    while c.poll_event().is_none() {
+        c.handle_timeout(t);
+        while c.poll_transmit(t, &mut buf).is_some() {
+            sent += 1;
+        }
+        t = c.poll_timeout().unwrap();
+    }
+    assert_eq!(sent, REQUEST_COUNT);
+    assert_eq!(c.relayed(), None);
+    let next = c.poll_timeout().unwrap();
+    assert_eq!(next - now, Duration::from_millis(7500) + ALLOCATION_RETRY);
+}
+
+#[test]
+fn allocation_mismatch_deletes_and_reallocates() {
+    let now = Instant::from_secs(1);
+    let mut c = TurnClient::new(addr(SERVER), "u", "p", Rng::from_seed([9; 32]));
+    let s = Server::new();
+    c.handle_timeout(now);
+    let first = send(&mut c, now);
+    c.handle_datagram(now, &s.challenge(&first, 401)).unwrap();
+    let second = send(&mut c, now);
+    c.handle_datagram(now, &s.challenge(&second, 437)).unwrap();
+    let del = send(&mut c, now);
+    let m = Message::parse(&del).unwrap();
+    assert_eq!(m.method(), REFRESH);
+    assert_eq!(m.attr(ATTR_LIFETIME), Some(&[0, 0, 0, 0][..]));
+    c.handle_datagram(now, &s.accept(&del, 0)).unwrap();
+    let again = send(&mut c, now);
+    assert_eq!(Message::parse(&again).unwrap().method(), ALLOCATE);
+    c.handle_datagram(now, &s.accept(&again, 600)).unwrap();
+    assert!(matches!(c.poll_event(), Some(TurnEvent::Allocated { .. })));
+}
