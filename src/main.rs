@@ -49,8 +49,16 @@ struct Flags {
 }
 
 impl Flags {
-    fn parse(args: &[String], with_value: &[&'static str], switches: &[&'static str]) -> Result<Flags, CliError> {
-        let mut f = Flags { values: Vec::new(), switches: Vec::new(), verbosity: 0 };
+    fn parse(
+        args: &[String],
+        with_value: &[&'static str],
+        switches: &[&'static str],
+    ) -> Result<Flags, CliError> {
+        let mut f = Flags {
+            values: Vec::new(),
+            switches: Vec::new(),
+            verbosity: 0,
+        };
         let mut it = args.iter();
         while let Some(a) = it.next() {
             match a.as_str() {
@@ -59,7 +67,9 @@ impl Flags {
                 "-q" => f.verbosity = -1,
                 _ => {
                     if let Some(&name) = with_value.iter().find(|n| **n == a) {
-                        let v = it.next().ok_or_else(|| CliError::Usage(format!("{name} needs a value")))?;
+                        let v = it
+                            .next()
+                            .ok_or_else(|| CliError::Usage(format!("{name} needs a value")))?;
                         f.values.push((name, v.clone()));
                     } else if let Some(&name) = switches.iter().find(|n| **n == a) {
                         f.switches.push(name);
@@ -73,7 +83,11 @@ impl Flags {
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        self.values.iter().rev().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+        self.values
+            .iter()
+            .rev()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     fn has(&self, name: &str) -> bool {
@@ -81,7 +95,8 @@ impl Flags {
     }
 
     fn required(&self, name: &str) -> Result<&str, CliError> {
-        self.get(name).ok_or_else(|| CliError::Usage(format!("{name} is required")))
+        self.get(name)
+            .ok_or_else(|| CliError::Usage(format!("{name} is required")))
     }
 
     /// `--config F` or `--uci NAME [--uci-file F]`.
@@ -92,8 +107,12 @@ impl Flags {
                 file: PathBuf::from(self.get("--uci-file").unwrap_or(cli::DEFAULT_UCI_FILE)),
                 name: name.to_string(),
             }),
-            (Some(_), Some(_)) => Err(CliError::Usage("give either --config or --uci, not both".into())),
-            (None, None) => Err(CliError::Usage("--config FILE or --uci NAME is required".into())),
+            (Some(_), Some(_)) => Err(CliError::Usage(
+                "give either --config or --uci, not both".into(),
+            )),
+            (None, None) => Err(CliError::Usage(
+                "--config FILE or --uci NAME is required".into(),
+            )),
         }
     }
 }
@@ -114,22 +133,44 @@ fn dispatch(args: &[String]) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
         "run" => {
-            let f = Flags::parse(rest, &["--config", "--uci", "--uci-file", "--tap", "--board"], &[])?;
+            let f = Flags::parse(
+                rest,
+                &["--config", "--uci", "--uci-file", "--tap", "--board"],
+                &[],
+            )?;
             cli::init_logging(f.verbosity);
             cli::run(&f.source()?, f.get("--tap"), f.get("--board"))?;
             Ok(ExitCode::SUCCESS)
         }
         "check" => {
-            let f = Flags::parse(rest, &["--config", "--uci", "--uci-file", "--board", "--tap"], &["--online"])?;
+            let f = Flags::parse(
+                rest,
+                &["--config", "--uci", "--uci-file", "--board", "--tap"],
+                &["--online"],
+            )?;
             cli::init_logging(f.verbosity);
-            print!("{}", cli::check(&f.source()?, f.get("--tap"), f.get("--board"), f.has("--online"))?);
+            print!(
+                "{}",
+                cli::check(
+                    &f.source()?,
+                    f.get("--tap"),
+                    f.get("--board"),
+                    f.has("--online")
+                )?
+            );
             Ok(ExitCode::SUCCESS)
         }
         "status" => {
-            let f = Flags::parse(rest, &["--config", "--uci", "--uci-file", "--socket"], &["--json"])?;
+            let f = Flags::parse(
+                rest,
+                &["--config", "--uci", "--uci-file", "--socket"],
+                &["--json"],
+            )?;
             let socket = match f.get("--socket") {
                 Some(s) => PathBuf::from(s),
-                None if f.get("--config").is_some() || f.get("--uci").is_some() => cli::control_socket_of(&f.source()?)?,
+                None if f.get("--config").is_some() || f.get("--uci").is_some() => {
+                    cli::control_socket_of(&f.source()?)?
+                }
                 None => PathBuf::from(cli::DEFAULT_CONTROL_SOCKET),
             };
             print!("{}", cli::status(&socket, f.has("--json"))?);
@@ -137,10 +178,20 @@ fn dispatch(args: &[String]) -> Result<ExitCode, CliError> {
         }
         "uci" => {
             let sub = rest.first().map(String::as_str);
-            let f = Flags::parse(rest.get(1..).unwrap_or_default(), &["--config", "--uci-file", "--name"], &[])?;
+            let f = Flags::parse(
+                rest.get(1..).unwrap_or_default(),
+                &["--config", "--uci-file", "--name"],
+                &[],
+            )?;
             match sub {
-                Some("export") => print!("{}", cli::uci_export(f.required("--config")?, f.required("--name")?)?),
-                Some("import") => println!("{}", cli::uci_import(f.required("--uci-file")?, f.required("--name")?)?),
+                Some("export") => print!(
+                    "{}",
+                    cli::uci_export(f.required("--config")?, f.required("--name")?)?
+                ),
+                Some("import") => println!(
+                    "{}",
+                    cli::uci_import(f.required("--uci-file")?, f.required("--name")?)?
+                ),
                 _ => return Err(CliError::Usage("uci needs 'export' or 'import'".into())),
             }
             Ok(ExitCode::SUCCESS)
@@ -173,5 +224,6 @@ fn dispatch(args: &[String]) -> Result<ExitCode, CliError> {
 }
 
 fn parse_num(v: &str, flag: &str) -> Result<u64, CliError> {
-    v.parse().map_err(|_| CliError::Usage(format!("{flag} expects a number, got '{v}'")))
+    v.parse()
+        .map_err(|_| CliError::Usage(format!("{flag} expects a number, got '{v}'")))
 }

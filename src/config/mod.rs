@@ -10,7 +10,6 @@ pub mod base64;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-pub mod base64;
 mod describe;
 mod error;
 mod json;

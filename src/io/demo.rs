@@ -59,14 +59,21 @@ impl Drop for World {
 }
 
 fn quiet(cmd: &[&str]) -> std::io::Result<bool> {
-    Ok(Command::new(cmd[0]).args(&cmd[1..]).stdout(Stdio::null()).stderr(Stdio::null()).status()?.success())
+    Ok(Command::new(cmd[0])
+        .args(&cmd[1..])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()?
+        .success())
 }
 
 fn sh(cmd: &[&str]) -> Result<(), CliError> {
-    let out = Command::new(cmd[0])
-        .args(&cmd[1..])
-        .output()
-        .map_err(|e| CliError::Runtime(format!("cannot run {}: {e} (is iproute2 installed?)", cmd[0])))?;
+    let out = Command::new(cmd[0]).args(&cmd[1..]).output().map_err(|e| {
+        CliError::Runtime(format!(
+            "cannot run {}: {e} (is iproute2 installed?)",
+            cmd[0]
+        ))
+    })?;
     if !out.status.success() {
         return Err(CliError::Runtime(format!(
             "`{}` failed: {}",
@@ -79,18 +86,22 @@ fn sh(cmd: &[&str]) -> Result<(), CliError> {
 
 fn check_interrupt() -> Result<(), CliError> {
     if INTERRUPTED.load(Ordering::SeqCst) {
-        return Err(CliError::Runtime("interrupted; removed everything the demo made".into()));
+        return Err(CliError::Runtime(
+            "interrupted; removed everything the demo made".into(),
+        ));
     }
     Ok(())
 }
 
 pub fn demo() -> Result<(), CliError> {
     if unsafe { libc::geteuid() } != 0 {
-        return Err(CliError::Runtime("ipop demo needs root (it creates network namespaces)".into()));
+        return Err(CliError::Runtime(
+            "ipop demo needs root (it creates network namespaces)".into(),
+        ));
     }
     unsafe {
-        libc::signal(libc::SIGINT, on_signal as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_signal as libc::sighandler_t);
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
     }
     // Leftovers of an interrupted earlier run.
     for n in NODES {
@@ -98,8 +109,12 @@ pub fn demo() -> Result<(), CliError> {
     }
     let _ = quiet(&["ip", "netns", "del", HUB]);
     let dir = std::env::temp_dir().join(format!("ipop-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| CliError::Runtime(format!("{}: {e}", dir.display())))?;
-    let mut world = World { dir: dir.clone(), children: Vec::new() };
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| CliError::Runtime(format!("{}: {e}", dir.display())))?;
+    let mut world = World {
+        dir: dir.clone(),
+        children: Vec::new(),
+    };
 
     println!("building three namespaces on one bridge (underlay 10.77.0.0/24)...");
     sh(&["ip", "netns", "add", HUB])?;
@@ -109,19 +124,35 @@ pub fn demo() -> Result<(), CliError> {
         let name = ns(n);
         sh(&["ip", "netns", "add", &name])?;
         let (inner, outer) = (format!("ipopd-{n}0"), format!("ipopd-{n}1"));
-        sh(&["ip", "link", "add", &inner, "type", "veth", "peer", "name", &outer])?;
+        sh(&[
+            "ip", "link", "add", &inner, "type", "veth", "peer", "name", &outer,
+        ])?;
         sh(&["ip", "link", "set", &inner, "netns", &name, "name", "eth0"])?;
         sh(&["ip", "link", "set", &outer, "netns", HUB, "master", "br0"])?;
         // `master` must be set inside the hub namespace once the device lives there.
-        sh(&["ip", "-n", HUB, "link", "set", &outer, "master", "br0", "up"])?;
-        sh(&["ip", "-n", &name, "addr", "add", &format!("{}/24", underlay(i)), "dev", "eth0"])?;
+        sh(&[
+            "ip", "-n", HUB, "link", "set", &outer, "master", "br0", "up",
+        ])?;
+        sh(&[
+            "ip",
+            "-n",
+            &name,
+            "addr",
+            "add",
+            &format!("{}/24", underlay(i)),
+            "dev",
+            "eth0",
+        ])?;
         sh(&["ip", "-n", &name, "link", "set", "eth0", "up"])?;
         sh(&["ip", "-n", &name, "link", "set", "lo", "up"])?;
     }
 
-    let secrets: Vec<[u8; 32]> =
-        (0..3).map(|_| keyfile::random_bytes()).collect::<Result<_, _>>().map_err(|e| CliError::Runtime(e.to_string()))?;
-    let exe = std::env::current_exe().map_err(|e| CliError::Runtime(format!("own executable: {e}")))?;
+    let secrets: Vec<[u8; 32]> = (0..3)
+        .map(|_| keyfile::random_bytes())
+        .collect::<Result<_, _>>()
+        .map_err(|e| CliError::Runtime(e.to_string()))?;
+    let exe =
+        std::env::current_exe().map_err(|e| CliError::Runtime(format!("own executable: {e}")))?;
     for (i, n) in NODES.into_iter().enumerate() {
         let key_file = dir.join(format!("{n}.key"));
         std::fs::write(&key_file, format!("{}\n", base64::encode(&secrets[i])))
@@ -149,7 +180,8 @@ pub fn demo() -> Result<(), CliError> {
         );
         let path = dir.join(format!("{n}.json"));
         std::fs::write(&path, cfg).map_err(|e| CliError::Runtime(e.to_string()))?;
-        let log = std::fs::File::create(dir.join(format!("{n}.log"))).map_err(|e| CliError::Runtime(e.to_string()))?;
+        let log = std::fs::File::create(dir.join(format!("{n}.log")))
+            .map_err(|e| CliError::Runtime(e.to_string()))?;
         let child = Command::new("ip")
             .args(["netns", "exec", &ns(n)])
             .arg(&exe)
@@ -166,7 +198,9 @@ pub fn demo() -> Result<(), CliError> {
     let mut report = String::new();
     for (i, j) in [(1, 2), (2, 0), (0, 1)] {
         let v4 = overlay(j);
-        let v6 = Uid::from_ip4(v4.parse().unwrap_or(std::net::Ipv4Addr::UNSPECIFIED)).ip6(DEFAULT_IP6_PREFIX).to_string();
+        let v6 = Uid::from_ip4(v4.parse().unwrap_or(std::net::Ipv4Addr::UNSPECIFIED))
+            .ip6(DEFAULT_IP6_PREFIX)
+            .to_string();
         for dst in [v4, v6] {
             let rtt = ping_until(&ns(NODES[i]), &dst, Duration::from_secs(20))?;
             let _ = writeln!(report, "  {} -> {:<40} ok, rtt {rtt}", NODES[i], dst);
@@ -174,7 +208,10 @@ pub fn demo() -> Result<(), CliError> {
     }
     println!("pings over the overlay:\n{report}");
     for n in NODES {
-        let out = Command::new(&exe).args(["status", "--socket"]).arg(sock(&dir, n)).output();
+        let out = Command::new(&exe)
+            .args(["status", "--socket"])
+            .arg(sock(&dir, n))
+            .output();
         if let Ok(o) = out {
             println!("--- node {n}\n{}", String::from_utf8_lossy(&o.stdout));
         }
@@ -200,11 +237,18 @@ fn ping_until(ns: &str, dst: &str, limit: Duration) -> Result<String, CliError> 
             .map_err(|e| CliError::Runtime(format!("ping: {e}")))?;
         let text = String::from_utf8_lossy(&out.stdout);
         if out.status.success() {
-            let rtt = text.split("time=").nth(1).and_then(|s| s.split_whitespace().next()).unwrap_or("?");
+            let rtt = text
+                .split("time=")
+                .nth(1)
+                .and_then(|s| s.split_whitespace().next())
+                .unwrap_or("?");
             return Ok(format!("{rtt} ms"));
         }
         if start.elapsed() > limit {
-            return Err(CliError::Runtime(format!("{ns}: no reply from {dst} within {} s", limit.as_secs())));
+            return Err(CliError::Runtime(format!(
+                "{ns}: no reply from {dst} within {} s",
+                limit.as_secs()
+            )));
         }
         std::thread::sleep(Duration::from_millis(300));
     }

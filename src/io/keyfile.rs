@@ -22,7 +22,11 @@ impl fmt::Display for KeyError {
         match self {
             KeyError::Io(p, e) => write!(f, "{}: {e}", p.display()),
             KeyError::Malformed(p) => {
-                write!(f, "{}: expected a base64 X25519 private key (32 bytes, as `ipop genkey` prints)", p.display())
+                write!(
+                    f,
+                    "{}: expected a base64 X25519 private key (32 bytes, as `ipop genkey` prints)",
+                    p.display()
+                )
             }
             KeyError::Random(e) => write!(f, "no randomness from the OS: {e}"),
         }
@@ -48,9 +52,14 @@ pub fn parse_secret(text: &str) -> Option<[u8; 32]> {
 pub fn load_or_create(path: &Path) -> Result<[u8; 32], KeyError> {
     match fs::read_to_string(path) {
         Ok(text) => {
-            let mode = fs::metadata(path).map(|m| m.permissions().mode() & 0o077).unwrap_or(0);
+            let mode = fs::metadata(path)
+                .map(|m| m.permissions().mode() & 0o077)
+                .unwrap_or(0);
             if mode != 0 {
-                log::warn!("{}: key file is readable by others; chmod 600 it", path.display());
+                log::warn!(
+                    "{}: key file is readable by others; chmod 600 it",
+                    path.display()
+                );
             }
             parse_secret(&text).ok_or_else(|| KeyError::Malformed(path.to_path_buf()))
         }
@@ -69,7 +78,8 @@ pub fn load_or_create(path: &Path) -> Result<[u8; 32], KeyError> {
                 .mode(0o600)
                 .open(path)
                 .map_err(|e| KeyError::Io(path.to_path_buf(), e))?;
-            writeln!(f, "{}", base64::encode(&secret)).map_err(|e| KeyError::Io(path.to_path_buf(), e))?;
+            writeln!(f, "{}", base64::encode(&secret))
+                .map_err(|e| KeyError::Io(path.to_path_buf(), e))?;
             log::info!("created a new node key in {}", path.display());
             Ok(secret)
         }
@@ -86,7 +96,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ipop-key-{}", std::process::id()));
         let path = dir.join("sub/node.key");
         let a = load_or_create(&path).unwrap();
-        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         assert_eq!(load_or_create(&path).unwrap(), a);
         fs::write(&path, "not a key\n").unwrap();
         assert!(matches!(load_or_create(&path), Err(KeyError::Malformed(_))));
@@ -97,8 +110,9 @@ mod tests {
     fn rfc7748_public_key() {
         // RFC 7748 §6.1 Alice.
         let sk: [u8; 32] = [
-            0x77, 0x07, 0x6d, 0x0a, 0x73, 0x18, 0xa5, 0x7d, 0x3c, 0x16, 0xc1, 0x72, 0x51, 0xb2, 0x66, 0x45, 0xdf,
-            0x4c, 0x2f, 0x87, 0xeb, 0xc0, 0x99, 0x2a, 0xb1, 0x77, 0xfb, 0xa5, 0x1d, 0xb9, 0x2c, 0x2a,
+            0x77, 0x07, 0x6d, 0x0a, 0x73, 0x18, 0xa5, 0x7d, 0x3c, 0x16, 0xc1, 0x72, 0x51, 0xb2,
+            0x66, 0x45, 0xdf, 0x4c, 0x2f, 0x87, 0xeb, 0xc0, 0x99, 0x2a, 0xb1, 0x77, 0xfb, 0xa5,
+            0x1d, 0xb9, 0x2c, 0x2a,
         ];
         let pk = public_of(&sk);
         assert_eq!(pk[..4], [0x85, 0x20, 0xf0, 0x09]);

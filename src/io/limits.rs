@@ -10,5 +10,8 @@ pub fn for_board(board: Option<&str>) -> Result<Limits, CliError> {
 
 pub fn describe(board: Option<&str>) -> Result<String, CliError> {
     let l = for_board(board)?;
-    Ok(format!("limits   {} buffers, {} peers, {} MACs\n", l.pool_buffers, l.max_peers, l.mac_table))
+    Ok(format!(
+        "limits   {} buffers, {} peers, {} MACs\n",
+        l.pool_buffers, l.max_peers, l.mac_table
+    ))
 }

@@ -5,5 +5,7 @@ use crate::config::OverlayConfig;
 
 pub fn check(cfg: &OverlayConfig) -> Result<String, CliError> {
     let _ = cfg;
-    Err(CliError::Runtime("--online checks are not built into this binary yet".into()))
+    Err(CliError::Runtime(
+        "--online checks are not built into this binary yet".into(),
+    ))
 }

@@ -31,7 +31,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { pool_buffers: 256, max_peers: 128, mac_table: 1024 }
+        Limits {
+            pool_buffers: 256,
+            max_peers: 128,
+            mac_table: 1024,
+        }
     }
 }
 
@@ -84,13 +88,17 @@ impl Shell {
             match dest {
                 Dest::Udp(to) => {
                     if let Err(e) = self.udp.get_ref().send_to(bytes, to) {
-                        self.stats.udp_send_errors.set(self.stats.udp_send_errors.get() + 1);
+                        self.stats
+                            .udp_send_errors
+                            .set(self.stats.udp_send_errors.get() + 1);
                         log::debug!("udp send to {to}: {e}");
                     }
                 }
                 Dest::Tap => {
                     if self.tap.try_write(bytes).is_err() {
-                        self.stats.tap_write_errors.set(self.stats.tap_write_errors.get() + 1);
+                        self.stats
+                            .tap_write_errors
+                            .set(self.stats.tap_write_errors.get() + 1);
                     }
                 }
             }
@@ -101,7 +109,8 @@ impl Shell {
 
 /// Builds everything and runs until SIGINT/SIGTERM.
 pub fn run(cfg: OverlayConfig, tap_override: Option<&str>, limits: Limits) -> Result<(), CliError> {
-    let secret = keyfile::load_or_create(&cfg.key_file).map_err(|e| CliError::Runtime(e.to_string()))?;
+    let secret =
+        keyfile::load_or_create(&cfg.key_file).map_err(|e| CliError::Runtime(e.to_string()))?;
     let mut setup = TapSetup::from_config(&cfg, tap_override);
     setup.mtu = cfg.mtu.unwrap_or(setup.mtu);
     let tap = Tap::create(&setup).map_err(|e| CliError::Runtime(e.to_string()))?;
@@ -111,11 +120,18 @@ pub fn run(cfg: OverlayConfig, tap_override: Option<&str>, limits: Limits) -> Re
         setup.ip4,
         setup.ip4_prefix,
         setup.mtu,
-        if cfg.switchmode { "switch mode" } else { "L3 mode" }
+        if cfg.switchmode {
+            "switch mode"
+        } else {
+            "L3 mode"
+        }
     );
     let udp = UdpSocket::bind(("0.0.0.0", cfg.listen_port))
         .map_err(|e| CliError::Runtime(format!("cannot bind UDP port {}: {e}", cfg.listen_port)))?;
-    let local_port = udp.local_addr().map(|a| a.port()).unwrap_or(cfg.listen_port);
+    let local_port = udp
+        .local_addr()
+        .map(|a| a.port())
+        .unwrap_or(cfg.listen_port);
     let udp = Async::new(udp).map_err(|e| CliError::Runtime(format!("udp socket: {e}")))?;
 
     let clock = Clock::new();
@@ -139,7 +155,11 @@ pub fn run(cfg: OverlayConfig, tap_override: Option<&str>, limits: Limits) -> Re
     };
     let mut node = Node::new(node_cfg, Rng::from_seed(seed), clock.now());
     node.set_tap_mac(tap.mac());
-    log::info!("node {} uid {} listening on UDP {local_port}", cfg.ip4, node.uid());
+    log::info!(
+        "node {} uid {} listening on UDP {local_port}",
+        cfg.ip4,
+        node.uid()
+    );
 
     let (wake_tx, wake_rx) = channel::bounded(1);
     let shell = Rc::new(Shell {
@@ -174,7 +194,11 @@ pub fn run(cfg: OverlayConfig, tap_override: Option<&str>, limits: Limits) -> Re
 fn resolve_static_peers(cfg: &OverlayConfig) -> Vec<(SocketAddr, [u8; 32])> {
     let mut out = Vec::new();
     for p in &cfg.static_peers {
-        match p.endpoint.to_socket_addrs().map(|mut a| a.find(|a| a.is_ipv4())) {
+        match p
+            .endpoint
+            .to_socket_addrs()
+            .map(|mut a| a.find(|a| a.is_ipv4()))
+        {
             Ok(Some(addr)) => out.push((addr, p.public_key)),
             Ok(None) => log::warn!("static peer {}: no IPv4 address", p.endpoint),
             Err(e) => log::warn!("static peer {}: {e}", p.endpoint),

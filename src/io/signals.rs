@@ -2,7 +2,6 @@
 //! up its TAP from the event loop instead of dying mid-write.
 
 use std::io::{self, Read};
-use std::os::fd::FromRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -26,7 +25,7 @@ pub async fn wait_for_shutdown() -> io::Result<()> {
     for sig in [libc::SIGINT, libc::SIGTERM] {
         unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_signal as usize;
+            sa.sa_sigaction = on_signal as *const () as usize;
             sa.sa_flags = libc::SA_RESTART;
             if libc::sigaction(sig, &sa, std::ptr::null_mut()) != 0 {
                 return Err(io::Error::last_os_error());
@@ -39,4 +38,3 @@ pub async fn wait_for_shutdown() -> io::Result<()> {
     log::info!("shutting down");
     Ok(())
 }
-
