@@ -18,12 +18,18 @@ const PATTERN: &str = "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s";
 const PSK: [u8; 32] = [0x5a; 32];
 
 fn links(secret: u8) -> Links {
-    let cfg = LinkConfig { static_secret: [secret; 32], psk: PSK, max_peers: 4 };
+    let cfg = LinkConfig {
+        static_secret: [secret; 32],
+        psk: PSK,
+        max_peers: 4,
+    };
     Links::new(cfg, Rng::from_seed([secret ^ 0xff; 32]))
 }
 
 fn snow_keypair() -> snow::Keypair {
-    snow::Builder::new(PATTERN.parse().unwrap()).generate_keypair().unwrap()
+    snow::Builder::new(PATTERN.parse().unwrap())
+        .generate_keypair()
+        .unwrap()
 }
 
 fn from() -> SocketAddr {
@@ -46,7 +52,9 @@ fn le32(b: &[u8]) -> u32 {
 fn snow_initiator_to_ipop_responder() {
     let mut responder = links(3);
     let kp = snow_keypair();
-    let peer = responder.add_peer(kp.public.clone().try_into().unwrap()).unwrap();
+    let peer = responder
+        .add_peer(kp.public.clone().try_into().unwrap())
+        .unwrap();
     let mut hs = snow::Builder::new(PATTERN.parse().unwrap())
         .local_private_key(&kp.private)
         .remote_public_key(&responder.public_key())
@@ -77,11 +85,18 @@ fn snow_initiator_to_ipop_responder() {
     };
     assert_eq!(len, 92);
     assert_eq!(&out[..4], &[2, 0, 0, 0]);
-    assert_eq!(le32(&out[8..12]), 0x1122_3344, "response names snow's index");
+    assert_eq!(
+        le32(&out[8..12]),
+        0x1122_3344,
+        "response names snow's index"
+    );
     let ipop_index = le32(&out[4..8]);
     // mac1 of the response is keyed by the initiator's (snow's) public key.
     let kp_pub: [u8; 32] = kp.public.clone().try_into().unwrap();
-    assert_eq!(&out[60..76], &mac(&derive_key(LABEL_MAC1, &kp_pub), &out[..60]));
+    assert_eq!(
+        &out[60..76],
+        &mac(&derive_key(LABEL_MAC1, &kp_pub), &out[..60])
+    );
 
     // Message 2 read by snow: e + sealed empty payload.
     let mut payload = [0u8; 64];
@@ -90,7 +105,9 @@ fn snow_initiator_to_ipop_responder() {
 
     // snow -> ipop: the first transport message also confirms the session.
     let mut sealed = [0u8; 128];
-    let n = transport.write_message(0, b"hello from snow", &mut sealed).unwrap();
+    let n = transport
+        .write_message(0, b"hello from snow", &mut sealed)
+        .unwrap();
     let mut dg = vec![4, 0, 0, 0];
     dg.extend_from_slice(&ipop_index.to_le_bytes());
     dg.extend_from_slice(&0u64.to_le_bytes());
@@ -113,7 +130,9 @@ fn snow_initiator_to_ipop_responder() {
         let counter = u64::from_le_bytes(out[8..16].try_into().unwrap());
         assert_eq!(counter, i as u64);
         let mut plain = [0u8; 128];
-        let m = transport.read_message(counter, &out[16..n], &mut plain).unwrap();
+        let m = transport
+            .read_message(counter, &out[16..n], &mut plain)
+            .unwrap();
         assert_eq!(&plain[..m], *msg);
     }
 }
@@ -136,7 +155,10 @@ fn ipop_initiator_to_snow_responder() {
     let n = initiator.initiate(now, peer, &mut out).unwrap();
     assert_eq!(n, 148);
     assert_eq!(&out[..4], &[1, 0, 0, 0]);
-    assert_eq!(&out[116..132], &mac(&derive_key(LABEL_MAC1, &snow_pub), &out[..116]));
+    assert_eq!(
+        &out[116..132],
+        &mac(&derive_key(LABEL_MAC1, &snow_pub), &out[..116])
+    );
     assert_eq!(&out[132..148], &[0; 16], "no cookie: zero mac2");
     let ipop_index = le32(&out[4..8]);
 
@@ -154,15 +176,23 @@ fn ipop_initiator_to_snow_responder() {
     let transport = hs.into_stateless_transport_mode().unwrap();
 
     let mut reply = [0u8; 256];
-    assert_eq!(initiator.receive(now, from(), &mut resp, &mut reply), Received::Established { peer });
+    assert_eq!(
+        initiator.receive(now, from(), &mut resp, &mut reply),
+        Received::Established { peer }
+    );
 
     // The confirmation keepalive, then data, both readable by snow.
     let (p, n) = initiator.poll_transmit(now, &mut out).unwrap();
     assert_eq!((p, n), (peer, 32));
     let mut plain = [0u8; 128];
     assert_eq!(le32(&out[4..8]), 0xdead_beef);
-    assert_eq!(transport.read_message(0, &out[16..n], &mut plain).unwrap(), 0);
-    let n = initiator.encapsulate(now, peer, b"ipop says hi", &mut out).unwrap();
+    assert_eq!(
+        transport.read_message(0, &out[16..n], &mut plain).unwrap(),
+        0
+    );
+    let n = initiator
+        .encapsulate(now, peer, b"ipop says hi", &mut out)
+        .unwrap();
     let m = transport.read_message(1, &out[16..n], &mut plain).unwrap();
     assert_eq!(&plain[..m], b"ipop says hi");
 
@@ -170,7 +200,9 @@ fn ipop_initiator_to_snow_responder() {
     let mut dgs = Vec::new();
     for c in 0..3u64 {
         let mut sealed = [0u8; 64];
-        let k = transport.write_message(c, &[c as u8; 5], &mut sealed).unwrap();
+        let k = transport
+            .write_message(c, &[c as u8; 5], &mut sealed)
+            .unwrap();
         let mut dg = vec![4, 0, 0, 0];
         dg.extend_from_slice(&ipop_index.to_le_bytes());
         dg.extend_from_slice(&c.to_le_bytes());
@@ -193,7 +225,9 @@ fn ipop_initiator_to_snow_responder() {
 fn snow_with_the_wrong_psk_is_refused() {
     let mut responder = links(3);
     let kp = snow_keypair();
-    let peer: PeerId = responder.add_peer(kp.public.clone().try_into().unwrap()).unwrap();
+    let peer: PeerId = responder
+        .add_peer(kp.public.clone().try_into().unwrap())
+        .unwrap();
     let mut hs = snow::Builder::new(PATTERN.parse().unwrap())
         .local_private_key(&kp.private)
         .remote_public_key(&responder.public_key())
@@ -202,7 +236,9 @@ fn snow_with_the_wrong_psk_is_refused() {
         .build_initiator()
         .unwrap();
     let mut noise = [0u8; 256];
-    let n = hs.write_message(&[0x40, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0], &mut noise).unwrap();
+    let n = hs
+        .write_message(&[0x40, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0], &mut noise)
+        .unwrap();
     let mut init = vec![1, 0, 0, 0, 1, 0, 0, 0];
     init.extend_from_slice(&noise[..n]);
     let mut init = add_macs(init, &responder.public_key());
