@@ -5,5 +5,6 @@ pub mod control;
 pub mod ifctl;
 pub mod netif;
 pub mod netlink;
+pub mod stun_probe;
 pub mod tap;
 pub mod xmpp;
