@@ -62,6 +62,7 @@ fn cfg(i: u8, peer: Option<u8>) -> NodeConfig {
         mtu: 1280,
         mac_table: 16,
         gossip_interval: Duration::from_secs(15),
+        unix_nanos_at_zero: 0,
     }
 }
 

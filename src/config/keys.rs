@@ -28,10 +28,13 @@ macro_rules! key {
         key!($sec, $json, $field, $ty, None)
     };
     ($sec:literal, $json:literal, $field:ident, $ty:expr, $ign:expr) => {
+        key!($sec, $json, $field as stringify!($field), $ty, $ign)
+    };
+    ($sec:literal, $json:literal, $field:ident as $uci:expr, $ty:expr, $ign:expr) => {
         Key {
             section: $sec,
             json: $json,
-            uci: stringify!($field),
+            uci: $uci,
             ty: $ty,
             ignored: $ign,
             get: |c| FieldVal::to_value(&c.$field),
@@ -77,7 +80,7 @@ pub(crate) static KEYS: &[Key] = &[
     key!("CFx", "listen_port", listen_port, ANY_PORT),
     key!("CFx", "key_file", key_file, Ty::NonEmpty),
     key!("CFx", "group_secret", group_secret, Ty::NonEmpty),
-    key!("CFx", "static_peers", static_peers, Ty::Peers),
+    key!("CFx", "static_peers", static_peers as "static_peer", Ty::Peers, None),
     key!("CFx", "bridge", bridge, Ty::IfName),
     key!("CFx", "mtu", mtu, Ty::Mtu),
     key!("CFx", "control_socket", control_socket, Ty::NonEmpty),

@@ -14,14 +14,22 @@ mod describe;
 mod error;
 mod json;
 mod keys;
+pub mod uci;
+mod uci_map;
 mod value;
 
 #[cfg(test)]
 mod tests_json;
+#[cfg(test)]
+mod tests_uci;
 
 pub use describe::{describe, describe_loaded};
 pub use error::{ConfigError, IgnoredKey};
 pub use json::to_json;
+pub use uci_map::{
+    decode_peer, decode_turn, encode_peer, encode_turn, show_file as uci_show_file, to_uci_section,
+    valid_section_name,
+};
 
 /// One overlay (one IPOP config file, or one UCI `config overlay` section).
 #[derive(Clone, Debug, PartialEq)]
@@ -143,7 +151,21 @@ pub fn load_json(path: &Path) -> Result<Loaded, ConfigError> {
     json::load_str(&text, path)
 }
 
-fn read_error(path: &Path, e: &std::io::Error) -> ConfigError {
+/// Reads the `config overlay 'NAME'` section of a UCI file (`NAME` may
+/// also be `@overlay[N]`, the N-th overlay section).
+pub fn load_uci(path: &Path, name: &str) -> Result<Loaded, ConfigError> {
+    let data = std::fs::read(path).map_err(|e| read_error(path, &e))?;
+    uci_map::load_bytes(&data, path, name)
+}
+
+/// The named `config overlay` sections of a UCI file, in file order, with
+/// their `enabled` flag (absent = enabled).
+pub fn uci_overlays(path: &Path) -> Result<Vec<(String, bool)>, ConfigError> {
+    let data = std::fs::read(path).map_err(|e| read_error(path, &e))?;
+    uci_map::overlays(&data, path)
+}
+
+pub(crate) fn read_error(path: &Path, e: &std::io::Error) -> ConfigError {
     let reason = match e.kind() {
         std::io::ErrorKind::NotFound => "no such file".to_string(),
         std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),

@@ -15,5 +15,6 @@ pub mod online;
 pub mod run;
 pub mod signalling;
 pub mod signals;
+pub mod stun_probe;
 pub mod tap;
 pub mod xmpp;

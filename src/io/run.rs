@@ -50,6 +50,14 @@ impl Clock {
     pub fn now(&self) -> Instant {
         Instant::from_nanos(self.0.elapsed().as_nanos() as u64)
     }
+    /// Unix time (ns) at this clock's zero.
+    pub fn unix_nanos_at_zero(&self) -> u64 {
+        let since_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        (since_epoch.saturating_sub(self.0.elapsed())).as_nanos() as u64
+    }
+
     pub fn to_std(&self, t: Instant) -> std::time::Instant {
         self.0 + Duration::from_nanos(t.as_nanos())
     }
@@ -152,6 +160,7 @@ pub fn run(cfg: OverlayConfig, tap_override: Option<&str>, limits: Limits) -> Re
         gossip_interval: Duration::from_secs(
             (cfg.interval_management as u64 * cfg.timer_interval as u64).clamp(1, 3600),
         ),
+        unix_nanos_at_zero: clock.unix_nanos_at_zero(),
     };
     let mut node = Node::new(node_cfg, Rng::from_seed(seed), clock.now());
     node.set_tap_mac(tap.mac());

@@ -57,6 +57,9 @@ pub struct NodeConfig {
     pub mac_table: usize,
     /// Period of gossip to linked peers (IPOP: interval_management ticks).
     pub gossip_interval: Duration,
+    /// Unix time (ns) at `Instant::ZERO`: keeps handshake timestamps
+    /// increasing across restarts (0 in simulations).
+    pub unix_nanos_at_zero: u64,
 }
 
 impl NodeConfig {
@@ -148,6 +151,7 @@ impl Node {
             rng.fork(),
         );
         links.set_accept_unknown(cfg.accept_unknown);
+        links.set_wall_clock(cfg.unix_nanos_at_zero);
         let buf_size = NodeConfig::buf_size(cfg.mtu);
         let mut node = Node {
             uid: Uid::from_ip4(cfg.ip4),
@@ -278,7 +282,7 @@ impl Node {
                     self.gossip_to(now, peer);
                 }
             }
-            Received::Dropped(_) => self.pool.release(slot),
+            Received::CookieStored { .. } | Received::Dropped(_) => self.pool.release(slot),
         }
     }
 

@@ -55,7 +55,7 @@ impl Node {
             .iter()
             .flatten()
             .map(|p| {
-                let st = self.links.stats(p.id).unwrap_or_default();
+                let st = self.links.stats(p.id);
                 let up = self.is_up(now, p.id);
                 let path = match (up, p.path_kind()) {
                     (true, Some(k)) => match k {
@@ -77,11 +77,13 @@ impl Node {
                     endpoint: p.path,
                     path,
                     established: up,
-                    last_handshake_age: st.last_handshake.map(|t| now.saturating_since(t)),
-                    rx_bytes: st.rx_bytes,
-                    tx_bytes: st.tx_bytes,
-                    rx_packets: st.rx_packets,
-                    tx_packets: st.tx_packets,
+                    last_handshake_age: st
+                        .and_then(|s| s.last_handshake)
+                        .map(|t| now.saturating_since(t)),
+                    rx_bytes: st.map_or(0, |s| s.rx_bytes),
+                    tx_bytes: st.map_or(0, |s| s.tx_bytes),
+                    rx_packets: st.map_or(0, |s| s.rx_packets),
+                    tx_packets: st.map_or(0, |s| s.tx_packets),
                     forwarded_packets: p.forwarded_packets,
                     forwarded_bytes: p.forwarded_bytes,
                 }

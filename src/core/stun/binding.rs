@@ -121,6 +121,19 @@ impl BindingClient {
         self.servers.iter().any(|s| s.addr == addr)
     }
 
+    /// True when `datagram` is a STUN response to one of this client's
+    /// outstanding requests (by transaction ID; no full parse). Lets the
+    /// shell tell Binding answers from TURN answers when one server does
+    /// both on one address.
+    pub fn accepts(&self, datagram: &[u8]) -> bool {
+        let Some(id) = txid_of(datagram) else {
+            return false;
+        };
+        self.servers
+            .iter()
+            .any(|s| s.txn.is_some_and(|t| t.id == id))
+    }
+
     /// Current reflexive addresses: (server, mapped).
     pub fn reflexive(&self) -> impl Iterator<Item = (SocketAddr, SocketAddr)> + '_ {
         self.servers
@@ -260,6 +273,14 @@ impl BindingClient {
     }
 }
 
+/// The transaction ID of something that passes [`super::is_stun`].
+pub(crate) fn txid_of(datagram: &[u8]) -> Option<[u8; 12]> {
+    if !super::is_stun(datagram) {
+        return None;
+    }
+    datagram.get(8..HEADER_LEN)?.try_into().ok()
+}
+
 /// A Binding request with FINGERPRINT (helps servers and our own demux).
 pub fn write_request(buf: &mut [u8], txid: &[u8; 12]) -> Option<usize> {
     let mut w = MessageWriter::new(buf, message_type(BINDING, Class::Request), txid).ok()?;
@@ -315,7 +336,10 @@ mod tests {
         assert_eq!(req1.len(), 28);
         assert_eq!(Message::parse(&req1).unwrap().check_fingerprint(), Ok(true));
 
+        assert!(c.accepts(&req1));
+        assert!(!c.accepts(&req1[..27]));
         answer(&mut c, now, &req1, a, "203.0.113.5:40000");
+        assert!(!c.accepts(&req1));
         assert_eq!(
             c.poll_event(),
             Some(BindingEvent::Reflexive {

@@ -133,6 +133,21 @@ impl TurnClient {
         self.server
     }
 
+    /// True when `datagram` (from this client's server) is ours:
+    /// ChannelData, a Data indication, or a response to an outstanding
+    /// request. Cheap; no full parse.
+    pub fn accepts(&self, datagram: &[u8]) -> bool {
+        if super::is_channel_data(datagram) {
+            return true;
+        }
+        let Some(id) = super::binding::txid_of(datagram) else {
+            return false;
+        };
+        let data_ind = message_type(DATA, Class::Indication).to_be_bytes();
+        datagram.first_chunk::<2>() == Some(&data_ind)
+            || self.requests.iter().flatten().any(|r| r.txn.id == id)
+    }
+
     /// The relayed address while allocated.
     pub fn relayed(&self) -> Option<SocketAddr> {
         match self.state {
@@ -367,6 +382,25 @@ impl TurnClient {
             w.message_integrity(&key)?;
         }
         Ok(w.finish())
+    }
+
+    /// Everything the server sends, in one call: ChannelData and Data
+    /// indications are unframed to `Some((peer, payload))`; responses are
+    /// consumed (`None`). Drops are counted and returned.
+    pub fn handle_input<'d>(
+        &mut self,
+        now: Instant,
+        datagram: &'d [u8],
+    ) -> Result<Option<(SocketAddr, &'d [u8])>, StunDrop> {
+        let data_ind = message_type(DATA, Class::Indication).to_be_bytes();
+        if super::is_channel_data(datagram) || datagram.first_chunk::<2>() == Some(&data_ind) {
+            let r = self.unwrap_inner(datagram);
+            if let Err(d) = r {
+                self.stats.drop(d);
+            }
+            return r.map(Some);
+        }
+        self.handle_datagram(now, datagram).map(|()| None)
     }
 
     /// Feeds a STUN response from the server. `Ok` when it answered one of

@@ -86,7 +86,10 @@ fn allocated(now: Instant) -> (TurnClient, Server) {
     assert_eq!((m.method(), m.class()), (ALLOCATE, Class::Request));
     assert_eq!(m.attr(ATTR_REQUESTED_TRANSPORT), Some(&[17, 0, 0, 0][..]));
     assert_eq!(m.attr(ATTR_MESSAGE_INTEGRITY), None);
-    assert_eq!(c.handle_datagram(now, &s.challenge(&first, 401)), Ok(()));
+    let challenge = s.challenge(&first, 401);
+    assert!(c.accepts(&challenge));
+    assert_eq!(c.handle_datagram(now, &challenge), Ok(()));
+    assert!(!c.accepts(&challenge));
     let second = send(&mut c, now);
     assert_ne!(second[8..20], first[8..20], "new transaction for the retry");
     assert_eq!(c.handle_datagram(now, &s.accept(&second, 600)), Ok(()));
@@ -170,6 +173,7 @@ fn permissions_channels_and_framing() {
     assert_eq!(&out[..n], &[0x40, 0x00, 0x00, 0x04, b'p', b'i', b'n', b'g']);
 
     // Incoming: ChannelData and a Data indication.
+    assert!(c.accepts(&out[..n]));
     assert_eq!(c.unwrap(&out[..n]), Some((peer, &b"ping"[..])));
     let mut di = [0u8; 128];
     let mut w =
@@ -177,7 +181,17 @@ fn permissions_channels_and_framing() {
     w.xor_address(ATTR_XOR_PEER_ADDRESS, peer).unwrap();
     w.attr(ATTR_DATA, b"pong!").unwrap();
     let dn = w.finish();
+    assert!(c.accepts(&di[..dn]));
     assert_eq!(c.unwrap(&di[..dn]), Some((peer, &b"pong!"[..])));
+    assert_eq!(
+        c.handle_input(now, &di[..dn]),
+        Ok(Some((peer, &b"pong!"[..])))
+    );
+    assert_eq!(
+        c.handle_input(now, &out[..n]),
+        Ok(Some((peer, &b"ping"[..])))
+    );
+    assert_eq!(c.handle_input(now, &di[..dn - 1]), Err(StunDrop::Truncated));
     // Unknown channel: counted.
     assert_eq!(c.unwrap(&[0x40, 0x07, 0, 1, 0]), None);
     assert_eq!(c.stats().drops_for(StunDrop::BadChannelData), 1);

@@ -2,6 +2,7 @@
 //! "Per management cycle"): failure detection, on-demand links, successors,
 //! chords, advertisements; and the ping round every `interval_ping` ticks.
 
+use super::routing::{cw, Dist};
 use super::{Action, LinkRole, LinkState, Roles, Topology};
 use crate::core::identity::Uid;
 use crate::core::time::Instant;
@@ -40,7 +41,7 @@ impl Topology {
             self.remove_peer(&uid, true);
             if never_up {
                 self.known.retain(|u| *u != uid);
-                self.discovered.retain(|u| *u != uid);
+                self.discovered.retain(|(_, u)| *u != uid);
             }
         }
     }
@@ -51,18 +52,22 @@ impl Topology {
     fn manage_successors(&mut self, now: Instant) {
         let me = self.me;
         let k = usize::from(self.cfg.num_successors);
-        let mut cand: Vec<(Uid, Uid)> = self
+        let mut cand: Vec<(Dist, Uid)> = self
             .peers
             .iter()
             .map(|p| p.uid)
-            .chain(self.discovered.iter().copied())
+            .chain(self.discovered.iter().map(|(_, u)| *u))
             .chain(self.known.iter().copied())
             .filter(|u| *u != me)
-            .map(|u| (me.distance_cw(&u), u))
+            .map(|u| (cw(&me, &u), u))
             .collect();
         cand.sort_unstable();
         cand.dedup();
         cand.truncate(k);
+        self.horizon = match cand.last() {
+            Some((d, _)) if cand.len() == k => *d,
+            _ => Dist::MAX,
+        };
         self.discovered.clear();
         let stale: Vec<Uid> = self
             .peers

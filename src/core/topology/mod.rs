@@ -170,7 +170,10 @@ pub struct Topology {
     up: Vec<Uid>,
     /// Successor candidates learned since the last cycle, the closest
     /// clockwise first, at most `num_successors`.
-    discovered: Vec<Uid>,
+    discovered: Vec<(routing::Dist, Uid)>,
+    /// Clockwise distance of the farthest successor chosen at the last
+    /// cycle (everything while fewer than `num_successors` were found).
+    horizon: routing::Dist,
     /// Members signalling told us about (ping targets, successor candidates).
     known: Vec<Uid>,
     chords: Vec<ChordSlot>,
@@ -198,6 +201,7 @@ impl Topology {
             peers: Vec::new(),
             up: Vec::new(),
             discovered: Vec::new(),
+            horizon: routing::Dist::MAX,
             known: Vec::new(),
             chords,
             traffic: TrafficTable::default(),
@@ -253,7 +257,7 @@ impl Topology {
     /// Signalling reports that `uid` left (presence unavailable).
     pub fn handle_departed(&mut self, uid: Uid) {
         self.known.retain(|u| *u != uid);
-        self.discovered.retain(|u| *u != uid);
+        self.discovered.retain(|(_, u)| *u != uid);
     }
 
     /// `from` asks for a link as our `role`-peer... in its view: it wants us as
@@ -579,16 +583,18 @@ impl Topology {
         if uid == self.me {
             return;
         }
-        let cap = usize::from(self.cfg.num_successors.max(1));
         let me = self.me;
-        let d = me.distance_cw(&uid);
-        match self
-            .discovered
-            .binary_search_by_key(&d, |u| me.distance_cw(u))
-        {
+        let d = routing::cw(&me, &uid);
+        // Farther than the farthest successor picked last cycle: it cannot be
+        // picked next cycle either (those successors are candidates too).
+        if d > self.horizon {
+            return;
+        }
+        let cap = usize::from(self.cfg.num_successors.max(1));
+        match self.discovered.binary_search_by_key(&d, |(du, _)| *du) {
             Ok(_) => {}
             Err(i) if i < cap => {
-                self.discovered.insert(i, uid);
+                self.discovered.insert(i, (d, uid));
                 self.discovered.truncate(cap);
             }
             Err(_) => {}
