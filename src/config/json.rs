@@ -450,7 +450,7 @@ impl Ctx<'_> {
         }
         if let Some(m) = members.iter().find(|m| !names.contains(&m.key.as_str())) {
             return Err(self.value_err(
-                &format!("{key}.{}", m.key),
+                &format!("{key}.{}", printable(&m.key)),
                 &m.item,
                 format!("only the keys {}", names.join(", ")),
             ));
@@ -508,6 +508,15 @@ impl Ctx<'_> {
     }
 }
 
+/// A user-written key name made safe for a one-line message.
+fn printable(s: &str) -> String {
+    if s.chars().any(char::is_control) {
+        format!("{s:?}")
+    } else {
+        s.to_string()
+    }
+}
+
 fn section_why(section: &str) -> &'static str {
     match section {
         "XmppClient" => "IPOP 16.08 section; ipop reads the XMPP account from CFx (xmpp_username, xmpp_password, xmpp_host, xmpp_port)",
@@ -544,15 +553,15 @@ pub(crate) fn load_str(text: &str, file: &Path) -> Result<Loaded, ConfigError> {
             if known {
                 return Err(ctx.value_err(name, &sec.item, "an object of keys".into()));
             }
-            b.ignore(name.to_string(), section_why(name));
+            b.ignore(printable(name), section_why(name));
             continue;
         };
         if !known {
-            b.ignore(name.to_string(), section_why(name));
+            b.ignore(printable(name), section_why(name));
             continue;
         }
         for m in members {
-            let dotted = format!("{name}.{}", m.key);
+            let dotted = format!("{name}.{}", printable(&m.key));
             if seen.contains(&dotted) {
                 b.ignore(dotted.clone(), "duplicate key: the last value wins");
             } else {

@@ -147,8 +147,10 @@ fn every_default() {
     let l = load("{\"BaseTopologyManager\": {\"ip4\": \"10.1.2.3\"}}").unwrap();
     assert!(l.ignored.is_empty());
     let c = l.config;
-    let mut want = OverlayConfig::default();
-    want.ip4 = Ipv4Addr::new(10, 1, 2, 3);
+    let want = OverlayConfig {
+        ip4: Ipv4Addr::new(10, 1, 2, 3),
+        ..Default::default()
+    };
     assert_eq!(c, want);
     // The 16.01 defaults from the reference, spelled out.
     assert_eq!(
@@ -712,4 +714,21 @@ fn describe_seed_outer() {
     assert!(inner.contains("uid             f46d6281ae45f92ed5dd0b85aae702ddfb38ec23\n"));
     assert!(inner.contains("ip6             fd50:dbc:41f2:4a3c:f46d:6281:ae45:f92e/64\n"));
     assert!(inner.contains("mode            switch (L2, ARP on)\n"));
+}
+
+#[test]
+fn odd_key_names_stay_on_one_line() {
+    let l = load("{\"BaseTopologyManager\": {\"ip4\": \"10.1.2.3\", \"a\\nb\": 1}, \"x\\ny\": {}}")
+        .unwrap();
+    let keys: Vec<String> = l.ignored.iter().map(|k| k.to_string()).collect();
+    assert_eq!(
+        keys[0],
+        "BaseTopologyManager.\"a\\nb\": unknown key, not part of the IPOP 16.01 format"
+    );
+    assert_eq!(
+        keys[1],
+        "\"x\\ny\": unknown section, not part of the IPOP 16.01 GroupVPN format"
+    );
+    let e = err(&with("CFx", "\"static_peers\": [{\"endpoint\": \"h:1\", \"public_key\": \"//////////////////////////////////////////8=\", \"a\\u000ab\": 1}]"));
+    assert_eq!(e, "/etc/ipop/x.json:1: CFx.static_peers[0].\"a\\nb\": expected only the keys endpoint, public_key, got 1");
 }
