@@ -277,3 +277,42 @@ fn frames_flow_both_ways() {
     tap.shutdown();
     assert_gone("ipop");
 }
+
+/// The second paths: the in6_ifreq ioctl (netlink's fallback) and the
+/// IFLA_MASTER request (used where SIOCBRADDIF is missing, as under qemu).
+#[test]
+fn fallback_paths_work_natively() {
+    use ipop::io::netlink;
+    enter_fresh_netns();
+    make_bridge("ipopbr1");
+    let s = TapSetup {
+        ip6: None,
+        ..inner()
+    };
+    let tap = Tap::create(&s).unwrap();
+    assert_eq!(read_back("ipop").unwrap().ip6_global(), vec![]);
+
+    let a: Ipv6Addr = "fd50:dbc:41f2:4a3c:f46d:6281:ae45:f92e".parse().unwrap();
+    ifctl::add_ipv6(tap.ifindex(), a, 64).unwrap();
+    assert_eq!(read_back("ipop").unwrap().ip6_global(), vec![(a, 64)]);
+    ifctl::del_ipv6(tap.ifindex(), a, 64).unwrap();
+    assert_eq!(read_back("ipop").unwrap().ip6_global(), vec![]);
+    netlink::add_addr6(tap.ifindex(), a, 64).unwrap();
+    let dup = netlink::add_addr6(tap.ifindex(), a, 64).unwrap_err();
+    assert_eq!(dup.raw_os_error(), Some(libc::EEXIST));
+    netlink::del_addr6(tap.ifindex(), a, 64).unwrap();
+    assert_eq!(read_back("ipop").unwrap().ip6_global(), vec![]);
+
+    let br = ifctl::if_index("ipopbr1").unwrap();
+    netlink::set_master(tap.ifindex(), br).unwrap();
+    assert_eq!(
+        read_back("ipop").unwrap().master.as_deref(),
+        Some("ipopbr1")
+    );
+    netlink::set_master(tap.ifindex(), 0).unwrap();
+    assert_eq!(read_back("ipop").unwrap().master, None);
+    let err = netlink::set_master(tap.ifindex(), 999).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EINVAL));
+    tap.shutdown();
+    assert_gone("ipop");
+}

@@ -191,6 +191,28 @@ pub fn set_ipv4(name: &str, addr: Ipv4Addr, prefix: u8) -> io::Result<()> {
     Ok(())
 }
 
+/// The interface's (primary) IPv4 address and prefix, if it has one.
+pub fn get_ipv4(name: &str) -> io::Result<Option<(Ipv4Addr, u8)>> {
+    let sock = ctl_socket(libc::AF_INET)?;
+    let mut req = ifreq(name)?;
+    match ioctl(&sock, libc::SIOCGIFADDR, &mut req) {
+        Err(e) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => return Ok(None),
+        r => r?,
+    }
+    // SAFETY: SIOCGIFADDR filled the addr member with a sockaddr_in.
+    let addr = sockaddr_in_addr(unsafe { &req.ifr_ifru.ifru_addr });
+    ioctl(&sock, libc::SIOCGIFNETMASK, &mut req)?;
+    // SAFETY: SIOCGIFNETMASK filled the netmask member with a sockaddr_in.
+    let mask = sockaddr_in_addr(unsafe { &req.ifr_ifru.ifru_netmask });
+    Ok(Some((addr, mask_to_prefix(mask).unwrap_or(32))))
+}
+
+fn sockaddr_in_addr(sa: &libc::sockaddr) -> Ipv4Addr {
+    // SAFETY: both types are 16 bytes of plain data.
+    let sin = unsafe { mem::transmute::<libc::sockaddr, libc::sockaddr_in>(*sa) };
+    Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes())
+}
+
 /// Removes the interface's IPv4 address (setting 0.0.0.0 deletes it).
 pub fn clear_ipv4(name: &str) -> io::Result<()> {
     let sock = ctl_socket(libc::AF_INET)?;
@@ -210,7 +232,8 @@ fn in6_ifreq(ifindex: u32, addr: Ipv6Addr, prefix: u8) -> libc::in6_ifreq {
 }
 
 /// Adds an IPv6 address (`SIOCSIFADDR` on an `AF_INET6` socket). Fails with
-/// `EAFNOSUPPORT` when the kernel has no IPv6.
+/// `EAFNOSUPPORT` when the kernel has no IPv6. The fallback for
+/// [`super::netlink::add_addr6`] (see there why netlink comes first).
 pub fn add_ipv6(ifindex: u32, addr: Ipv6Addr, prefix: u8) -> io::Result<()> {
     let sock = ctl_socket(libc::AF_INET6)?;
     let mut req = in6_ifreq(ifindex, addr, prefix);
@@ -303,5 +326,6 @@ mod tests {
         let flags = get_flags("lo").unwrap();
         assert_ne!(flags & libc::IFF_LOOPBACK as u32, 0);
         assert_eq!(hw_addr("lo").unwrap(), [0; 6]);
+        assert_eq!(get_ipv4("lo").unwrap(), Some((Ipv4Addr::LOCALHOST, 8)));
     }
 }

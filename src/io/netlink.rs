@@ -1,9 +1,14 @@
-//! The one rtnetlink query ioctls cannot answer: which bridge (master) an
-//! interface belongs to. Used only for read-back (tests, `ipop status`), so a
-//! failure here never affects the data path. RTM_GETLINK is among the netlink
-//! messages qemu-user translates (libc's `getifaddrs` relies on it too).
+//! The few rtnetlink requests where ioctls fall short, verified under
+//! qemu-user (mips, mipsel, aarch64) as well as natively:
+//! * IPv6 addresses (RTM_NEWADDR/RTM_DELADDR): qemu passes `struct in6_ifreq`
+//!   through its `struct ifreq` converter, which garbles it on big-endian
+//!   MIPS, and it does not implement SIOCDIFADDR at all;
+//! * bridge ports (RTM_NEWLINK with IFLA_MASTER) where SIOCBRADDIF is
+//!   missing (qemu returns ENOSYS for it);
+//! * which bridge an interface belongs to (RTM_GETLINK), for read-back.
 
 use std::io;
+use std::net::Ipv6Addr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 const NLMSG_HDR: usize = 16;
@@ -11,8 +16,16 @@ const IFINFOMSG: usize = 16;
 const NLMSG_ERROR: u16 = 2;
 const RTM_NEWLINK: u16 = 16;
 const RTM_GETLINK: u16 = 18;
+const RTM_NEWADDR: u16 = 20;
+const RTM_DELADDR: u16 = 21;
 const NLM_F_REQUEST: u16 = 1;
+const NLM_F_ACK: u16 = 4;
+const NLM_F_EXCL: u16 = 0x200;
+const NLM_F_CREATE: u16 = 0x400;
 const IFLA_MASTER: u16 = 10;
+const IFA_ADDRESS: u16 = 1;
+const IFA_LOCAL: u16 = 2;
+const IFADDRMSG: usize = 8;
 
 fn align4(n: usize) -> usize {
     (n + 3) & !3
@@ -26,8 +39,47 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
-/// The ifindex of the master device (bridge) of `ifindex`, if it has one.
-pub fn link_master(ifindex: u32) -> io::Result<Option<u32>> {
+/// A request under construction: header, family message, attributes.
+struct Request {
+    buf: [u8; 128],
+    len: usize,
+}
+
+impl Request {
+    fn new(kind: u16, flags: u16, body: &[u8]) -> Request {
+        let mut r = Request {
+            buf: [0; 128],
+            len: NLMSG_HDR,
+        };
+        r.buf[4..6].copy_from_slice(&kind.to_ne_bytes());
+        r.buf[6..8].copy_from_slice(&(NLM_F_REQUEST | flags).to_ne_bytes());
+        r.buf[8..12].copy_from_slice(&1u32.to_ne_bytes()); // sequence number
+        r.put(body);
+        r
+    }
+
+    fn put(&mut self, bytes: &[u8]) {
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len = align4(self.len + bytes.len());
+    }
+
+    fn attr(&mut self, kind: u16, data: &[u8]) {
+        let rta_len = (4 + data.len()) as u16;
+        self.buf[self.len..self.len + 2].copy_from_slice(&rta_len.to_ne_bytes());
+        self.buf[self.len + 2..self.len + 4].copy_from_slice(&kind.to_ne_bytes());
+        self.len += 4;
+        self.put(data);
+    }
+
+    fn bytes(&mut self) -> &[u8] {
+        let len = self.len as u32;
+        self.buf[0..4].copy_from_slice(&len.to_ne_bytes());
+        &self.buf[..self.len]
+    }
+}
+
+/// Sends one request and reads the kernel's first reply message into `reply`.
+fn transact(req: &mut Request, reply: &mut [u8]) -> io::Result<usize> {
     // SAFETY: plain syscall; checked below.
     let fd = unsafe {
         libc::socket(
@@ -41,28 +93,85 @@ pub fn link_master(ifindex: u32) -> io::Result<Option<u32>> {
     }
     // SAFETY: fresh descriptor, owned here only.
     let sock = unsafe { OwnedFd::from_raw_fd(fd) };
-
-    let mut req = [0u8; NLMSG_HDR + IFINFOMSG];
-    req[0..4].copy_from_slice(&((NLMSG_HDR + IFINFOMSG) as u32).to_ne_bytes());
-    req[4..6].copy_from_slice(&RTM_GETLINK.to_ne_bytes());
-    req[6..8].copy_from_slice(&NLM_F_REQUEST.to_ne_bytes());
-    req[8..12].copy_from_slice(&1u32.to_ne_bytes()); // sequence number
-    req[NLMSG_HDR] = libc::AF_UNSPEC as u8;
-    req[NLMSG_HDR + 4..NLMSG_HDR + 8].copy_from_slice(&(ifindex as i32).to_ne_bytes());
+    let msg = req.bytes();
     // SAFETY: sending a local buffer of the stated length; a netlink socket
     // with no destination address sends to the kernel.
-    let sent = unsafe { libc::send(sock.as_raw_fd(), req.as_ptr().cast(), req.len(), 0) };
+    let sent = unsafe { libc::send(sock.as_raw_fd(), msg.as_ptr().cast(), msg.len(), 0) };
     if sent < 0 {
         return Err(io::Error::last_os_error());
     }
-
-    let mut buf = [0u8; 8192];
-    // SAFETY: receiving into a local buffer of the stated length.
-    let n = unsafe { libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+    // SAFETY: receiving into a caller buffer of the stated length. The kernel
+    // answers before send() returns, so this does not wait.
+    let n = unsafe { libc::recv(sock.as_raw_fd(), reply.as_mut_ptr().cast(), reply.len(), 0) };
     if n < 0 {
         return Err(io::Error::last_os_error());
     }
-    parse_master(&buf[..n as usize])
+    Ok(n as usize)
+}
+
+/// Sends a request that wants only an acknowledgement.
+fn acked(mut req: Request) -> io::Result<()> {
+    let mut reply = [0u8; 256];
+    let n = transact(&mut req, &mut reply)?;
+    check_ack(&reply[..n])
+}
+
+fn check_ack(msg: &[u8]) -> io::Result<()> {
+    let kind = u16_at(msg, 4).ok_or_else(|| bad("short reply"))?;
+    if kind != NLMSG_ERROR {
+        return Err(bad("expected an acknowledgement"));
+    }
+    match u32_at(msg, NLMSG_HDR).ok_or_else(|| bad("short acknowledgement"))? as i32 {
+        0 => Ok(()),
+        errno => Err(io::Error::from_raw_os_error(-errno)),
+    }
+}
+
+fn ifaddrmsg6(ifindex: u32, prefix: u8) -> [u8; IFADDRMSG] {
+    let mut m = [0u8; IFADDRMSG];
+    m[0] = libc::AF_INET6 as u8;
+    m[1] = prefix;
+    // m[2] flags, m[3] scope: 0 = global
+    m[4..8].copy_from_slice(&ifindex.to_ne_bytes());
+    m
+}
+
+/// `ip -6 addr add ADDR/PREFIX dev IFINDEX`.
+pub fn add_addr6(ifindex: u32, addr: Ipv6Addr, prefix: u8) -> io::Result<()> {
+    let flags = NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+    let mut req = Request::new(RTM_NEWADDR, flags, &ifaddrmsg6(ifindex, prefix));
+    req.attr(IFA_LOCAL, &addr.octets());
+    req.attr(IFA_ADDRESS, &addr.octets());
+    acked(req)
+}
+
+/// `ip -6 addr del ADDR/PREFIX dev IFINDEX`.
+pub fn del_addr6(ifindex: u32, addr: Ipv6Addr, prefix: u8) -> io::Result<()> {
+    let mut req = Request::new(RTM_DELADDR, NLM_F_ACK, &ifaddrmsg6(ifindex, prefix));
+    req.attr(IFA_LOCAL, &addr.octets());
+    acked(req)
+}
+
+fn ifinfomsg(ifindex: u32) -> [u8; IFINFOMSG] {
+    let mut m = [0u8; IFINFOMSG];
+    m[0] = libc::AF_UNSPEC as u8;
+    m[4..8].copy_from_slice(&ifindex.to_ne_bytes());
+    m
+}
+
+/// `ip link set IFINDEX master MASTER` (`nomaster` when `master` is 0).
+pub fn set_master(ifindex: u32, master: u32) -> io::Result<()> {
+    let mut req = Request::new(RTM_NEWLINK, NLM_F_ACK, &ifinfomsg(ifindex));
+    req.attr(IFLA_MASTER, &master.to_ne_bytes());
+    acked(req)
+}
+
+/// The ifindex of the master device (bridge) of `ifindex`, if it has one.
+pub fn link_master(ifindex: u32) -> io::Result<Option<u32>> {
+    let mut req = Request::new(RTM_GETLINK, 0, &ifinfomsg(ifindex));
+    let mut reply = [0u8; 8192];
+    let n = transact(&mut req, &mut reply)?;
+    parse_master(&reply[..n])
 }
 
 fn bad(what: &str) -> io::Error {
@@ -151,6 +260,39 @@ mod tests {
         zero_len[0..4].copy_from_slice(&total.to_ne_bytes());
         assert_eq!(
             parse_master(&zero_len).unwrap_err().kind(),
+            io::ErrorKind::InvalidData
+        );
+    }
+
+    #[test]
+    fn request_layout() {
+        let addr: Ipv6Addr = "fd50:dbc:41f2:4a3c:25c9:651:c297:fef3".parse().unwrap();
+        let mut req = Request::new(RTM_NEWADDR, NLM_F_ACK, &ifaddrmsg6(7, 64));
+        req.attr(IFA_LOCAL, &addr.octets());
+        let b = req.bytes().to_vec();
+        assert_eq!(b.len(), 16 + 8 + 20);
+        assert_eq!(u32_at(&b, 0), Some(44));
+        assert_eq!(u16_at(&b, 4), Some(RTM_NEWADDR));
+        assert_eq!(u16_at(&b, 6), Some(NLM_F_REQUEST | NLM_F_ACK));
+        assert_eq!(&b[16..20], &[libc::AF_INET6 as u8, 64, 0, 0]);
+        assert_eq!(u32_at(&b, 20), Some(7));
+        assert_eq!(u16_at(&b, 24), Some(20));
+        assert_eq!(u16_at(&b, 26), Some(IFA_LOCAL));
+        assert_eq!(&b[28..44], &addr.octets());
+    }
+
+    #[test]
+    fn acks() {
+        let mut m = vec![0u8; NLMSG_HDR + 4];
+        m[4..6].copy_from_slice(&NLMSG_ERROR.to_ne_bytes());
+        assert!(check_ack(&m).is_ok());
+        m[NLMSG_HDR..].copy_from_slice(&(-libc::EEXIST).to_ne_bytes());
+        assert_eq!(
+            check_ack(&m).unwrap_err().raw_os_error(),
+            Some(libc::EEXIST)
+        );
+        assert_eq!(
+            check_ack(&reply(&[])).unwrap_err().kind(),
             io::ErrorKind::InvalidData
         );
     }

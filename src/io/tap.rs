@@ -238,10 +238,10 @@ impl Tap {
         let up = libc::IFF_UP as u32;
         ifctl::change_flags(name, set | up, clear).map_err(step("set NOARP and bring it up"))?;
         if let Some((ip6, prefix)) = setup.ip6 {
-            ifctl::add_ipv6(ifindex, ip6, prefix).map_err(|source| {
+            add_ipv6(ifindex, ip6, prefix).map_err(|source| {
                 if matches!(
                     source.raw_os_error(),
-                    Some(libc::EAFNOSUPPORT) | Some(libc::EPROTONOSUPPORT)
+                    Some(libc::EAFNOSUPPORT) | Some(libc::EPROTONOSUPPORT) | Some(libc::EOPNOTSUPP)
                 ) {
                     TapError::NoIpv6 {
                         name: name.clone(),
@@ -258,20 +258,18 @@ impl Tap {
             tap.ip6_set = Some((ip6, prefix));
         }
         if let Some(bridge) = &setup.bridge {
-            ifctl::bridge_add_port(bridge, ifindex).map_err(|source| {
-                match source.raw_os_error() {
-                    Some(libc::ENODEV) => TapError::BridgeMissing {
-                        bridge: bridge.clone(),
-                    },
-                    Some(libc::EOPNOTSUPP) | Some(libc::EINVAL) => TapError::NotABridge {
-                        bridge: bridge.clone(),
-                    },
-                    _ => TapError::Bridge {
-                        name: name.clone(),
-                        bridge: bridge.clone(),
-                        source,
-                    },
-                }
+            join_bridge(bridge, ifindex).map_err(|source| match source.raw_os_error() {
+                Some(libc::ENODEV) => TapError::BridgeMissing {
+                    bridge: bridge.clone(),
+                },
+                Some(libc::EOPNOTSUPP) | Some(libc::EINVAL) => TapError::NotABridge {
+                    bridge: bridge.clone(),
+                },
+                _ => TapError::Bridge {
+                    name: name.clone(),
+                    bridge: bridge.clone(),
+                    source,
+                },
             })?;
             tap.bridged = Some(bridge.clone());
         }
@@ -342,12 +340,12 @@ impl Tap {
         self.closed = true;
         let name = self.name.clone();
         if let Some(bridge) = self.bridged.take() {
-            if let Err(e) = ifctl::bridge_del_port(&bridge, self.ifindex) {
+            if let Err(e) = leave_bridge(&bridge, self.ifindex) {
                 log::warn!("TAP {name}: leaving bridge {bridge}: {e}");
             }
         }
         if let Some((ip6, prefix)) = self.ip6_set.take() {
-            if let Err(e) = ifctl::del_ipv6(self.ifindex, ip6, prefix) {
+            if let Err(e) = del_ipv6(self.ifindex, ip6, prefix) {
                 log::warn!("TAP {name}: removing {ip6}/{prefix}: {e}");
             }
         }
@@ -371,6 +369,36 @@ impl Tap {
 impl Drop for Tap {
     fn drop(&mut self) {
         self.teardown();
+    }
+}
+
+/// IPv6 through rtnetlink (the only way that works under qemu-user on every
+/// target), the ioctl if netlink itself is unavailable.
+fn add_ipv6(ifindex: u32, addr: Ipv6Addr, prefix: u8) -> io::Result<()> {
+    netlink::add_addr6(ifindex, addr, prefix)
+        .or_else(|e| ifctl::add_ipv6(ifindex, addr, prefix).map_err(|_| e))
+}
+
+fn del_ipv6(ifindex: u32, addr: Ipv6Addr, prefix: u8) -> io::Result<()> {
+    netlink::del_addr6(ifindex, addr, prefix)
+        .or_else(|e| ifctl::del_ipv6(ifindex, addr, prefix).map_err(|_| e))
+}
+
+/// `brctl addif` by ioctl; rtnetlink where the ioctl is not implemented
+/// (qemu-user answers ENOSYS).
+fn join_bridge(bridge: &str, ifindex: u32) -> io::Result<()> {
+    match ifctl::bridge_add_port(bridge, ifindex) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+            netlink::set_master(ifindex, ifctl::if_index(bridge)?)
+        }
+        r => r,
+    }
+}
+
+fn leave_bridge(bridge: &str, ifindex: u32) -> io::Result<()> {
+    match ifctl::bridge_del_port(bridge, ifindex) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => netlink::set_master(ifindex, 0),
+        r => r,
     }
 }
 
@@ -466,7 +494,8 @@ pub fn read_back(name: &str) -> io::Result<LinkInfo> {
         ip6: Vec::new(),
         master: None,
     };
-    read_addresses(name, &mut info)?;
+    info.ip4.extend(ifctl::get_ipv4(name)?);
+    info.ip6 = read_ipv6(ifindex)?;
     if let Some(master) = netlink::link_master(ifindex)? {
         info.master = Some(index_to_name(master)?);
     }
@@ -491,61 +520,44 @@ fn index_to_name(ifindex: u32) -> io::Result<String> {
     Ok(name.to_string_lossy().into_owned())
 }
 
-/// Fills `info.ip4`/`info.ip6` from getifaddrs.
-fn read_addresses(name: &str, info: &mut LinkInfo) -> io::Result<()> {
-    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
-    // SAFETY: getifaddrs writes a list head we free below.
-    if unsafe { libc::getifaddrs(&mut head) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let mut cur = head;
-    while !cur.is_null() {
-        // SAFETY: `cur` is a node of the list getifaddrs returned.
-        let ifa = unsafe { &*cur };
-        cur = ifa.ifa_next;
-        if ifa.ifa_name.is_null() || ifa.ifa_addr.is_null() {
+/// The IPv6 addresses of `ifindex`, from the kernel's text table. Not
+/// getifaddrs: musl's version loops forever under qemu-user on big-endian
+/// MIPS. `thread-self` because tests move single threads into namespaces.
+fn read_ipv6(ifindex: u32) -> io::Result<Vec<(Ipv6Addr, u8)>> {
+    let text = match std::fs::read_to_string("/proc/thread-self/net/if_inet6") {
+        Ok(t) => t,
+        Err(_) => match std::fs::read_to_string("/proc/net/if_inet6") {
+            Ok(t) => t,
+            // No IPv6 in the kernel: no table, and no addresses.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(e),
+        },
+    };
+    Ok(parse_if_inet6(&text, ifindex))
+}
+
+/// Lines look like `fd500dbc41f24a3c25c90651c297fef3 03 40 00 c0  ptap`:
+/// address, ifindex, prefix length, scope, flags (all hex), name.
+fn parse_if_inet6(text: &str, ifindex: u32) -> Vec<(Ipv6Addr, u8)> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(addr), Some(idx), Some(prefix)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        if u32::from_str_radix(idx, 16) != Ok(ifindex) {
             continue;
         }
-        // SAFETY: ifa_name is a NUL-terminated string owned by the list.
-        let ifname = unsafe { std::ffi::CStr::from_ptr(ifa.ifa_name) };
-        if ifname.to_bytes() != name.as_bytes() {
-            continue;
-        }
-        // SAFETY: ifa_addr is non-null and its family says which struct it is.
-        match i32::from(unsafe { (*ifa.ifa_addr).sa_family }) {
-            libc::AF_INET => {
-                // SAFETY: AF_INET entries carry sockaddr_in address and netmask.
-                let addr = unsafe { *(ifa.ifa_addr as *const libc::sockaddr_in) };
-                let addr = Ipv4Addr::from(addr.sin_addr.s_addr.to_ne_bytes());
-                let prefix = if ifa.ifa_netmask.is_null() {
-                    32
-                } else {
-                    // SAFETY: as above.
-                    let m = unsafe { *(ifa.ifa_netmask as *const libc::sockaddr_in) };
-                    ifctl::mask_to_prefix(Ipv4Addr::from(m.sin_addr.s_addr.to_ne_bytes()))
-                        .unwrap_or(32)
-                };
-                info.ip4.push((addr, prefix));
+        if let (Ok(a), Ok(p)) = (
+            u128::from_str_radix(addr, 16),
+            u8::from_str_radix(prefix, 16),
+        ) {
+            if addr.len() == 32 {
+                out.push((Ipv6Addr::from(a), p));
             }
-            libc::AF_INET6 => {
-                // SAFETY: AF_INET6 entries carry sockaddr_in6 address and netmask.
-                let addr = unsafe { *(ifa.ifa_addr as *const libc::sockaddr_in6) };
-                let addr = Ipv6Addr::from(addr.sin6_addr.s6_addr);
-                let prefix = if ifa.ifa_netmask.is_null() {
-                    128
-                } else {
-                    // SAFETY: as above.
-                    let m = unsafe { *(ifa.ifa_netmask as *const libc::sockaddr_in6) };
-                    ifctl::mask6_to_prefix(Ipv6Addr::from(m.sin6_addr.s6_addr)).unwrap_or(128)
-                };
-                info.ip6.push((addr, prefix));
-            }
-            _ => {}
         }
     }
-    // SAFETY: `head` came from getifaddrs and is freed once.
-    unsafe { libc::freeifaddrs(head) };
-    Ok(())
+    out
 }
 
 #[cfg(test)]
@@ -640,12 +652,30 @@ mod tests {
     }
 
     #[test]
+    fn if_inet6_table() {
+        let text = "fd500dbc41f24a3c25c90651c297fef3 03 40 00 c0     ptap\n\
+                    00000000000000000000000000000001 01 80 10 80       lo\n\
+                    fe80000000000000a8c1abfffe000001 03 40 20 80     ptap\n\
+                    garbage line\n\
+                    zz 03 40 00 80 ptap\n";
+        assert_eq!(
+            parse_if_inet6(text, 3),
+            vec![
+                ("fd50:dbc:41f2:4a3c:25c9:651:c297:fef3".parse().unwrap(), 64),
+                ("fe80::a8c1:abff:fe00:1".parse().unwrap(), 64)
+            ]
+        );
+        assert_eq!(parse_if_inet6(text, 1), vec![(Ipv6Addr::LOCALHOST, 128)]);
+        assert_eq!(parse_if_inet6(text, 9), vec![]);
+    }
+
+    #[test]
     fn loopback_read_back_and_mtu() {
         let lo = read_back("lo").unwrap();
         assert_eq!(lo.ifindex, 1);
         assert_eq!(lo.mtu, 65536);
         assert_eq!(lo.master, None);
-        assert!(lo.ip4.contains(&(Ipv4Addr::LOCALHOST, 8)));
+        assert_eq!(lo.ip4, vec![(Ipv4Addr::LOCALHOST, 8)]);
         assert_eq!(interface_mtu("lo"), Some(u16::MAX));
         assert_eq!(interface_mtu("ipopnosuchif0"), None);
     }
