@@ -5,6 +5,7 @@ pub mod control;
 pub mod ifctl;
 pub mod netif;
 pub mod netlink;
+pub mod signals;
 pub mod stun_probe;
 pub mod tap;
 pub mod xmpp;
