@@ -854,4 +854,100 @@ mod tests {
              \x20 default LAN bridge: br-lan, underlay device: wan\n"
         );
     }
+
+    /// The OpenWrt package's default /etc/config/ipop (openwrt/net/ipop/
+    /// files/ipop.config) must load with ipop's own UCI reader, use no
+    /// unknown option, and carry the seed configs' values. Kept here because
+    /// the board module is the OpenWrt side's Rust home.
+    #[test]
+    fn openwrt_default_uci_file_matches_the_seed() {
+        use crate::config::{load_json, load_uci, uci_overlays};
+        use std::path::Path;
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let uci = root.join("openwrt/net/ipop/files/ipop.config");
+        assert_eq!(
+            uci_overlays(&uci).unwrap(),
+            vec![("outer".to_string(), false), ("inner".to_string(), false)]
+        );
+        for (name, tap, port) in [("outer", "tunnel-tap", 5800), ("inner", "ipop", 5805)] {
+            let u = load_uci(&uci, name).unwrap_or_else(|e| panic!("{e}"));
+            assert!(!u.enabled);
+            assert_eq!(u.ignored, vec![], "{name}: options ipop ignores");
+            let j = load_json(&root.join(format!("tests/fixtures/seed-{name}.json")))
+                .unwrap_or_else(|e| panic!("{e}"))
+                .config;
+            let c = u.config;
+            assert_eq!(c.tap_name, tap);
+            assert_eq!(c.listen_port, port);
+            assert_eq!(c.mtu, Some(1280));
+            assert_eq!(
+                (
+                    &c.xmpp_username,
+                    &c.xmpp_password,
+                    &c.xmpp_host,
+                    c.xmpp_port
+                ),
+                (
+                    &j.xmpp_username,
+                    &j.xmpp_password,
+                    &j.xmpp_host,
+                    j.xmpp_port
+                )
+            );
+            assert_eq!(
+                (c.ip4, c.ip4_mask, c.switchmode),
+                (j.ip4, j.ip4_mask, j.switchmode)
+            );
+            assert_eq!(c.network_ignore_list, j.network_ignore_list);
+            assert_eq!((&c.vpn_type, c.sec), (&j.vpn_type, j.sec));
+            assert_eq!(
+                (
+                    c.num_successors,
+                    c.num_chords,
+                    c.num_on_demand,
+                    c.num_inbound
+                ),
+                (
+                    j.num_successors,
+                    j.num_chords,
+                    j.num_on_demand,
+                    j.num_inbound
+                )
+            );
+            assert_eq!(
+                (
+                    c.ttl_link_initial,
+                    c.ttl_link_pulse,
+                    c.ttl_chord,
+                    c.ttl_on_demand
+                ),
+                (
+                    j.ttl_link_initial,
+                    j.ttl_link_pulse,
+                    j.ttl_chord,
+                    j.ttl_on_demand
+                )
+            );
+            assert_eq!(
+                (
+                    c.threshold_on_demand,
+                    c.timer_interval,
+                    c.interval_management
+                ),
+                (
+                    j.threshold_on_demand,
+                    j.timer_interval,
+                    j.interval_management
+                )
+            );
+            assert_eq!(
+                (c.num_pings, c.interval_ping),
+                (j.num_pings, j.interval_ping)
+            );
+            if name == "inner" {
+                assert_eq!(c.stun, j.stun);
+                assert_eq!(c.stun, vec!["192.168.1.100:19302".to_string()]);
+            }
+        }
+    }
 }

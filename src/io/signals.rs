@@ -122,6 +122,16 @@ pub fn install_signal_handlers() -> io::Result<Signals> {
     })
 }
 
+/// Installs the handlers and resolves at the first SIGINT or SIGTERM (the
+/// one-shot form `ipop run` uses).
+pub async fn wait_for_shutdown() -> io::Result<()> {
+    let signals = install_signal_handlers()?;
+    let sig = signals.recv().await?;
+    let name = if sig == libc::SIGINT { "SIGINT" } else { "SIGTERM" };
+    log::info!("{name}: shutting down");
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

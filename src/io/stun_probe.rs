@@ -18,7 +18,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs, UdpSocket};
 use std::time::{Duration, Instant as StdInstant};
 
-use crate::config::TurnServer;
+use crate::config::{OverlayConfig, TurnServer};
 use crate::core::rng::Rng;
 use crate::core::stun::{BindingClient, BindingEvent, TurnClient, TurnEvent};
 use crate::core::time::Instant;
@@ -135,9 +135,34 @@ struct TurnSlot {
     probe_sent: Option<StdInstant>,
 }
 
-/// Runs the probe. Errors only when the socket cannot be bound.
+/// How long `ipop check --online` waits at most: one STUN give-up
+/// (7.5 s) plus a TURN allocation and relay round trip.
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(12);
+
+/// The probe for one overlay's config: its `stun` and `turn` entries, its
+/// `listen_port` (or any port when a running node holds it), its TAP and
+/// `network_ignore_list`. What `ipop check --online` prints.
+pub fn probe_config(cfg: &OverlayConfig) -> io::Result<ProbeReport> {
+    probe(&ProbeOptions {
+        stun: &cfg.stun,
+        turn: &cfg.turn,
+        local_port: cfg.listen_port,
+        own_tap: &cfg.tap_name,
+        ignore: &cfg.network_ignore_list,
+        timeout: CHECK_TIMEOUT,
+    })
+}
+
+/// Runs the probe. Errors only when no UDP socket can be bound. When
+/// `local_port` is taken (the node runs), any port is used instead.
 pub fn probe(opts: &ProbeOptions) -> io::Result<ProbeReport> {
-    let sock = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, opts.local_port))?;
+    let sock = match UdpSocket::bind((Ipv4Addr::UNSPECIFIED, opts.local_port)) {
+        Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
+            log::info!("probe: port {} in use, using any port", opts.local_port);
+            UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?
+        }
+        r => r?,
+    };
     let mut seed = [0u8; 32];
     getrandom::getrandom(&mut seed).map_err(|e| io::Error::other(e.to_string()))?;
     let mut rng = Rng::from_seed(seed);

@@ -45,6 +45,10 @@ config overlay 'inner'
 config overlay 'noflag'
 	option ip4 '10.1.1.1'
 
+config overlay 'offword'
+	option enabled 'off'
+	option bridge 'br-x'
+
 config overlay
 	option enabled 'on'
 
@@ -94,7 +98,15 @@ procd_set_param file /etc/config/ipop
 procd_append_param netdev br-lan
 procd_append_param netdev tunnel-tap
 procd_close_instance
-logger -t ipop 'overlay section cfg061234 has no name; skipped (write: config overlay 'NAME')'
+procd_open_instance noflag
+procd_set_param command /usr/bin/ipop run --uci noflag
+procd_set_param respawn 3600 5 5
+procd_set_param stdout 1
+procd_set_param stderr 1
+procd_set_param term_timeout 5
+procd_set_param file /etc/config/ipop
+procd_close_instance
+logger -t ipop 'overlay section cfg071234 has no name; skipped (write: config overlay 'NAME')'
 procd_open_instance lab2
 procd_set_param command /usr/bin/ipop run --uci lab2
 procd_set_param respawn 3600 5 5
@@ -121,7 +133,7 @@ LOG
 diff -u "$work/expected" "$work/log" || fail "init script calls differ (- expected, + got)"
 grep -q '^USE_PROCD=1$' $files/ipop.init || fail "USE_PROCD"
 grep -q '^START=90$' $files/ipop.init || fail "START"
-echo "ok: init script declares outer, inner, lab2 with exact params and triggers"
+echo "ok: init script declares outer, inner, noflag, lab2 with exact params and triggers"
 
 # The shipped default config: both seed overlays present and disabled -> no instance.
 cp $files/ipop.config "$work/config/ipop"

@@ -38,7 +38,7 @@ assert not dups, f"options declared twice: {dups}"
 expected = {
  "general": ["enabled", "tap_name", "ip4", "ip4_mask", "switchmode", "bridge", "mtu", "listen_port", "vpn_type"],
  "xmpp": ["xmpp_username", "xmpp_password", "xmpp_host", "xmpp_port", "xmpp_ca_file", "xmpp_pinned_cert", "xmpp_insecure"],
- "links": ["network_ignore_list", "stun", "turn", "static_peers", "group_secret", "underlay_dev"],
+ "links": ["network_ignore_list", "stun", "turn", "static_peer", "group_secret", "underlay_dev"],
  "topology": ["sec", "num_successors", "num_chords", "num_on_demand", "num_inbound", "ttl_link_initial",
               "ttl_link_pulse", "ttl_chord", "ttl_on_demand", "threshold_on_demand", "timer_interval",
               "interval_management", "num_pings", "interval_ping"],
@@ -52,7 +52,7 @@ assert got == expected, f"options per tab differ:\n got {got}\nwant {expected}"
 # Secrets are password fields; lists are DynamicLists; checks on key values.
 for n in ["xmpp_password", "group_secret"]:
     assert opts[n]["password"], n
-for n in ["network_ignore_list", "stun", "turn", "static_peers"]:
+for n in ["network_ignore_list", "stun", "turn", "static_peer"]:
     assert opts[n]["type"] == "DynamicList", n
 assert opts["ip4"]["datatype"] == 'ip4addr("nomask")'
 assert opts["listen_port"]["datatype"] == "port"
@@ -64,9 +64,9 @@ print(f"ok: overlays form declares {len(names)} options in 5 tabs; boards {board
 # Every UCI option ipop honours (the config key table) has a field in the form.
 if os.path.exists(sys.argv[2]):
     src = open(sys.argv[2]).read()
-    honoured = [m for m in re.findall(r'key!\(\s*"[^"]+",\s*"[^"]+",\s*(\w+),([^\n]*)', src)
-                if "Some(" not in m[1]]
-    honoured = [m[0] for m in honoured]
+    # key!("Section", "json", field [as "uci_name"], Ty[, Some(why) = ignored])
+    rows = re.findall(r'key!\(\s*"[^"]+",\s*"[^"]+",\s*(\w+)(?:\s+as\s+"(\w+)")?,([^\n]*)', src)
+    honoured = [uci or field for field, uci, rest in rows if "Some(" not in rest]
     assert len(honoured) >= 30, f"could not read the key table ({len(honoured)} keys)"
     missing = [k for k in honoured if k not in opts]
     assert not missing, f"UCI options missing from the LuCI form: {missing}"

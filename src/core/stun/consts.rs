@@ -72,5 +72,10 @@ pub const ALLOCATION_LIFETIME_SECS: u32 = 600;
 pub const ALLOCATION_REFRESH_MARGIN: Duration = Duration::from_secs(60);
 /// Wait before trying again after a failed allocation.
 pub const ALLOCATION_RETRY: Duration = Duration::from_secs(60);
+/// How often a TURN client sends a Binding request to its server while
+/// allocated: keeps the NAT mapping to the server alive (UDP conntrack
+/// entries expire after 30-180 s) and notices a NAT rebinding, which
+/// silently orphans the allocation (it is bound to the old 5-tuple).
+pub const TURN_KEEPALIVE: Duration = Duration::from_secs(10);
 /// Credential rounds (401/438 answers) before an allocation gives up.
 pub const MAX_AUTH_ROUNDS: u8 = 3;

@@ -11,6 +11,10 @@
 //! * Refresh [`ALLOCATION_REFRESH_MARGIN`] before the granted lifetime ends.
 //! * Each peer gets CreatePermission and ChannelBind, repeated every
 //!   [`PERMISSION_REFRESH`] (permissions expire after 300 s).
+//! * A Binding request to the server every [`TURN_KEEPALIVE`] keeps our NAT
+//!   mapping alive; if the XOR-MAPPED-ADDRESS changed (NAT rebinding) or
+//!   the server stopped answering, the allocation is lost: the client
+//!   emits [`TurnEvent::Failed`] and allocates again at once.
 //! * A failed allocation is retried after [`ALLOCATION_RETRY`].
 //!
 //! Success responses to authenticated requests must carry a valid
@@ -54,9 +58,18 @@ pub enum TurnEvent {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Allocate,
-    Refresh { lifetime: u32 },
-    Permission { peer: SocketAddr },
-    ChannelBind { peer: SocketAddr, channel: u16 },
+    Refresh {
+        lifetime: u32,
+    },
+    Permission {
+        peer: SocketAddr,
+    },
+    ChannelBind {
+        peer: SocketAddr,
+        channel: u16,
+    },
+    /// Binding request on the allocation's 5-tuple.
+    Keepalive,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -76,6 +89,7 @@ enum State {
     Allocated {
         relayed: SocketAddr,
         refresh_at: Instant,
+        keepalive_at: Instant,
     },
 }
 
@@ -95,6 +109,8 @@ pub struct TurnClient {
     nonce: heapless::Vec<u8, MAX_TOKEN>,
     key: Option<[u8; 16]>,
     auth_rounds: u8,
+    /// Our address as the server sees it (from Allocate, then keepalives).
+    mapped: Option<SocketAddr>,
     state: State,
     requests: [Option<Request>; MAX_TXNS],
     peers: heapless::Vec<Peer, MAX_PEERS>,
@@ -117,6 +133,7 @@ impl TurnClient {
             nonce: heapless::Vec::new(),
             key: None,
             auth_rounds: 0,
+            mapped: None,
             state: State::Idle {
                 start_at: Instant::ZERO,
             },
@@ -199,6 +216,20 @@ impl TurnClient {
         self.peers.retain(|p| p.addr != peer);
     }
 
+    /// Sends a keepalive now, to learn at once whether the allocation
+    /// survived (call when the network changed or a relayed peer went
+    /// quiet).
+    pub fn check_now(&mut self, now: Instant) {
+        if let State::Allocated {
+            ref mut keepalive_at,
+            ..
+        } = self.state
+        {
+            *keepalive_at = (*keepalive_at).min(now);
+        }
+        self.advance(now);
+    }
+
     /// Deletes the allocation (Refresh with LIFETIME 0); call at shutdown.
     pub fn close(&mut self, now: Instant) {
         if matches!(self.state, State::Allocated { .. }) {
@@ -223,6 +254,7 @@ impl TurnClient {
             State::Allocated {
                 relayed,
                 refresh_at,
+                keepalive_at,
             } if refresh_at <= now => {
                 let lifetime = ALLOCATION_LIFETIME_SECS;
                 let retry = if self.start(now, Kind::Refresh { lifetime }) {
@@ -233,9 +265,34 @@ impl TurnClient {
                 self.state = State::Allocated {
                     relayed,
                     refresh_at: retry,
+                    keepalive_at,
                 };
             }
             _ => {}
+        }
+        if let State::Allocated {
+            relayed,
+            refresh_at,
+            keepalive_at,
+        } = self.state
+        {
+            if keepalive_at <= now {
+                let busy = self
+                    .requests
+                    .iter()
+                    .flatten()
+                    .any(|r| r.kind == Kind::Keepalive);
+                let next = if busy || self.start(now, Kind::Keepalive) {
+                    now + TURN_KEEPALIVE
+                } else {
+                    now + RTO
+                };
+                self.state = State::Allocated {
+                    relayed,
+                    refresh_at,
+                    keepalive_at: next,
+                };
+            }
         }
         if matches!(self.state, State::Allocated { .. }) {
             for i in 0..self.peers.len() {
@@ -262,7 +319,7 @@ impl TurnClient {
 
     /// Starts a request; false when all request slots are busy.
     fn start(&mut self, now: Instant, kind: Kind) -> bool {
-        let authenticated = self.key.is_some();
+        let authenticated = self.key.is_some() && kind != Kind::Keepalive;
         let Some(slot) = self.requests.iter_mut().find(|r| r.is_none()) else {
             return false;
         };
@@ -288,6 +345,7 @@ impl TurnClient {
             log::debug!("turn {}: {:?} timed out", self.server, r.kind);
             match r.kind {
                 Kind::Allocate | Kind::Refresh { .. } => self.fail(now),
+                Kind::Keepalive => self.lost(now),
                 Kind::Permission { peer } | Kind::ChannelBind { peer, .. } => {
                     self.peer_failed(now, peer)
                 }
@@ -297,9 +355,19 @@ impl TurnClient {
 
     fn fail(&mut self, now: Instant) {
         log::info!("turn {}: allocation failed", self.server);
-        self.state = State::Idle {
-            start_at: now + ALLOCATION_RETRY,
-        };
+        self.reset(now, now + ALLOCATION_RETRY);
+    }
+
+    /// The allocation is gone (NAT rebinding or silent server): allocate
+    /// again at once.
+    fn lost(&mut self, now: Instant) {
+        log::info!("turn {}: allocation lost, allocating again", self.server);
+        self.reset(now, now);
+    }
+
+    fn reset(&mut self, now: Instant, start_at: Instant) {
+        self.state = State::Idle { start_at };
+        self.mapped = None;
         self.requests = [None; MAX_TXNS];
         for p in self.peers.iter_mut() {
             p.bound = false;
@@ -332,7 +400,11 @@ impl TurnClient {
         let state = match self.state {
             State::Idle { start_at } => Some(start_at),
             State::Allocating => None,
-            State::Allocated { refresh_at, .. } => Some(refresh_at),
+            State::Allocated {
+                refresh_at,
+                keepalive_at,
+                ..
+            } => Some(refresh_at.min(keepalive_at)),
         };
         let peers = match self.state {
             State::Allocated { .. } => self.peers.iter().map(|p| p.refresh_at).min(),
@@ -364,6 +436,7 @@ impl TurnClient {
             Kind::Refresh { .. } => REFRESH,
             Kind::Permission { .. } => CREATE_PERMISSION,
             Kind::ChannelBind { .. } => CHANNEL_BIND,
+            Kind::Keepalive => BINDING,
         };
         let mut w = MessageWriter::new(buf, message_type(method, Class::Request), &r.txn.id)?;
         match r.kind {
@@ -374,6 +447,7 @@ impl TurnClient {
                 w.channel_number(channel)?;
                 w.xor_address(ATTR_XOR_PEER_ADDRESS, peer)?;
             }
+            Kind::Keepalive => {}
         }
         if let (true, Some(key)) = (r.authenticated, self.key) {
             w.attr(ATTR_USERNAME, self.user.as_bytes())?;
@@ -489,9 +563,11 @@ impl TurnClient {
             ) => {
                 log::info!("turn {}: relayed address {relayed}", self.server);
                 self.auth_rounds = 0;
+                self.mapped = mapped;
                 self.state = State::Allocated {
                     relayed,
                     refresh_at: refresh_time(now, lifetime),
+                    keepalive_at: now + TURN_KEEPALIVE,
                 };
                 for p in self.peers.iter_mut() {
                     p.refresh_at = now;
@@ -504,11 +580,24 @@ impl TurnClient {
             }
             (Kind::Refresh { lifetime: 0 }, _) => {}
             (Kind::Refresh { .. }, Outcome::Lifetime(l)) => {
-                if let State::Allocated { relayed, .. } = self.state {
+                if let State::Allocated {
+                    relayed,
+                    keepalive_at,
+                    ..
+                } = self.state
+                {
                     self.state = State::Allocated {
                         relayed,
                         refresh_at: refresh_time(now, l),
+                        keepalive_at,
                     };
+                }
+            }
+            (Kind::Keepalive, Outcome::Mapped(m)) => {
+                let allocated = matches!(self.state, State::Allocated { .. });
+                if allocated && self.mapped.is_some_and(|old| old != m) {
+                    log::info!("turn {}: NAT rebinding, now seen as {m}", self.server);
+                    self.lost(now);
                 }
             }
             (Kind::ChannelBind { peer, channel }, _) => {
@@ -539,7 +628,7 @@ impl TurnClient {
             Kind::Refresh { lifetime: 0 } if self.state == State::Allocating => {
                 self.start(now, Kind::Allocate);
             }
-            Kind::Refresh { lifetime: 0 } => {}
+            Kind::Refresh { lifetime: 0 } | Kind::Keepalive => {}
             Kind::Allocate | Kind::Refresh { .. } => self.fail(now),
             Kind::Permission { .. } | Kind::ChannelBind { .. } if code == ERR_STALE_NONCE => {
                 self.start(now, kind);
@@ -608,6 +697,7 @@ enum Outcome {
         lifetime: u32,
     },
     Lifetime(u32),
+    Mapped(SocketAddr),
     Done,
 }
 
@@ -633,6 +723,11 @@ fn success_outcome(msg: &Message, kind: Kind) -> Result<Outcome, StunDrop> {
             }
         }
         Kind::Refresh { .. } => Outcome::Lifetime(lifetime),
+        Kind::Keepalive => Outcome::Mapped(attr::xor_address(
+            msg.attr(ATTR_XOR_MAPPED_ADDRESS)
+                .ok_or(StunDrop::Malformed)?,
+            &id,
+        )?),
         _ => Outcome::Done,
     })
 }

@@ -108,8 +108,8 @@ fn allocate_with_long_term_credentials() {
     let now = Instant::from_secs(1);
     let (c, _) = allocated(now);
     assert_eq!(c.relayed(), Some(addr(RELAYED)));
-    // Refresh due 60 s before the 600 s lifetime ends.
-    assert_eq!(c.poll_timeout(), Some(now + Duration::from_secs(540)));
+    // Next: the keepalive (the refresh is due at 540 s).
+    assert_eq!(c.poll_timeout(), Some(now + TURN_KEEPALIVE));
     assert_eq!(c.stats().requests_sent, 2);
     assert_eq!(c.stats().total_drops(), 0);
 }
@@ -123,12 +123,45 @@ fn refresh_and_stale_nonce() {
     let r = send(&mut c, now);
     let m = Message::parse(&r).unwrap();
     assert_eq!(m.method(), REFRESH);
+    // The keepalive due at the same time: a plain Binding request.
+    let k = send(&mut c, now);
+    let km = Message::parse(&k).unwrap();
+    assert_eq!(
+        (km.method(), km.attr(ATTR_MESSAGE_INTEGRITY)),
+        (BINDING, None)
+    );
+    let mut out = [0u8; 64];
+    let id = km.transaction_id();
+    let kn = crate::core::stun::binding::write_response(&mut out, &id, addr(MAPPED)).unwrap();
+    assert_eq!(c.handle_datagram(now, &out[..kn]), Ok(()));
     assert_eq!(m.attr(ATTR_LIFETIME), Some(&600u32.to_be_bytes()[..]));
     s.nonce = "nonce-2";
     assert_eq!(c.handle_datagram(now, &s.challenge(&r, 438)), Ok(()));
     let r2 = send(&mut c, now);
     assert_eq!(c.handle_datagram(now, &s.accept(&r2, 300)), Ok(()));
-    assert_eq!(c.poll_timeout(), Some(now + Duration::from_secs(240)));
+    // Lifetime 300 s: the next Refresh goes out at 240 s, not before.
+    let mut refreshes = Vec::new();
+    let mut t = now;
+    let mut buf = [0u8; 512];
+    while refreshes.is_empty() && t < now + Duration::from_secs(300) {
+        t = c.poll_timeout().unwrap();
+        c.handle_timeout(t);
+        while let Some((_, n)) = c.poll_transmit(t, &mut buf) {
+            let m = Message::parse(&buf[..n]).unwrap();
+            if m.method() == REFRESH {
+                refreshes.push(t - now);
+            }
+            // Answer keepalives with the unchanged mapping.
+            if m.method() == BINDING {
+                let id = m.transaction_id();
+                let mut out = [0u8; 64];
+                let rn = crate::core::stun::binding::write_response(&mut out, &id, addr(MAPPED))
+                    .unwrap();
+                c.handle_datagram(t, &out[..rn]).unwrap();
+            }
+        }
+    }
+    assert_eq!(refreshes.first(), Some(&Duration::from_secs(240)));
     assert_eq!(c.poll_event(), None);
 }
 
@@ -200,14 +233,12 @@ fn permissions_channels_and_framing() {
     let later = now + PERMISSION_REFRESH;
     assert!(c.poll_timeout().unwrap() <= later);
     c.handle_timeout(later);
-    assert_eq!(
-        Message::parse(&send(&mut c, later)).unwrap().method(),
-        CREATE_PERMISSION
-    );
-    assert_eq!(
-        Message::parse(&send(&mut c, later)).unwrap().method(),
-        CHANNEL_BIND
-    );
+    let mut methods = Vec::new();
+    let mut buf = [0u8; 512];
+    while let Some((_, n)) = c.poll_transmit(later, &mut buf) {
+        methods.push(Message::parse(&buf[..n]).unwrap().method());
+    }
+    assert!(methods.contains(&CREATE_PERMISSION) && methods.contains(&CHANNEL_BIND));
 }
 
 #[test]
@@ -314,4 +345,67 @@ fn allocation_mismatch_deletes_and_reallocates() {
     assert_eq!(Message::parse(&again).unwrap().method(), ALLOCATE);
     c.handle_datagram(now, &s.accept(&again, 600)).unwrap();
     assert!(matches!(c.poll_event(), Some(TurnEvent::Allocated { .. })));
+}
+
+#[test]
+fn keepalive_notices_rebinding() {
+    let now = Instant::from_secs(1);
+    let (mut c, s) = allocated(now);
+    let mut buf = [0u8; 512];
+    let answer = |c: &mut TurnClient, t: Instant, req: &[u8], seen: &str| {
+        let m = Message::parse(req).unwrap();
+        assert_eq!(m.method(), BINDING);
+        let mut out = [0u8; 64];
+        let n =
+            crate::core::stun::binding::write_response(&mut out, &m.transaction_id(), addr(seen))
+                .unwrap();
+        assert_eq!(c.handle_datagram(t, &out[..n]), Ok(()));
+    };
+    let t1 = now + TURN_KEEPALIVE;
+    assert_eq!(c.poll_timeout(), Some(t1));
+    let (_, n) = c.poll_transmit(t1, &mut buf).unwrap();
+    answer(&mut c, t1, &buf[..n].to_vec(), MAPPED);
+    assert_eq!(c.poll_event(), None);
+    assert_eq!(c.relayed(), Some(addr(RELAYED)));
+    // The NAT forgot us: the server now sees another port.
+    let t2 = t1 + TURN_KEEPALIVE;
+    let (_, n) = c.poll_transmit(t2, &mut buf).unwrap();
+    answer(&mut c, t2, &buf[..n].to_vec(), "203.0.113.7:41001");
+    assert_eq!(c.poll_event(), Some(TurnEvent::Failed));
+    assert_eq!(c.relayed(), None);
+    // A new allocation starts at once (with the credentials we have).
+    let req = send(&mut c, t2);
+    let m = Message::parse(&req).unwrap();
+    assert_eq!(m.method(), ALLOCATE);
+    assert_eq!(m.check_integrity(&s.key), Ok(()));
+    // check_now sends a keepalive immediately once allocated again.
+    c.handle_datagram(t2, &s.accept(&req, 600)).unwrap();
+    assert!(matches!(c.poll_event(), Some(TurnEvent::Allocated { .. })));
+    c.check_now(t2);
+    let k = send(&mut c, t2);
+    assert_eq!(Message::parse(&k).unwrap().method(), BINDING);
+}
+
+#[test]
+fn silent_keepalive_means_lost_allocation() {
+    let now = Instant::from_secs(1);
+    let (mut c, _) = allocated(now);
+    let mut t = now + TURN_KEEPALIVE;
+    let mut buf = [0u8; 512];
+    let mut sent = Vec::new();
+    loop {
+        c.handle_timeout(t);
+        sent.clear();
+        while let Some((_, n)) = c.poll_transmit(t, &mut buf) {
+            sent.push(Message::parse(&buf[..n]).unwrap().method());
+        }
+        if let Some(e) = c.poll_event() {
+            assert_eq!(e, TurnEvent::Failed);
+            break;
+        }
+        t = c.poll_timeout().unwrap();
+    }
+    assert_eq!(t - (now + TURN_KEEPALIVE), Duration::from_millis(7500));
+    // Allocating again right away.
+    assert_eq!(sent, [ALLOCATE]);
 }

@@ -49,7 +49,7 @@ return view.extend({
 
 		// --- General ---
 		o = s.taboption('general', form.Flag, 'enabled', _('Enabled'));
-		o.default = '0';
+		o.default = '1';
 		o.rmempty = false;
 		o.editable = true;
 
@@ -136,11 +136,14 @@ return view.extend({
 		o.modalonly = true;
 
 		o = s.taboption('links', form.DynamicList, 'turn', _('TURN servers'),
-			_('Relays for peers behind symmetric NATs, one per entry.'));
+			_('Relays for peers behind symmetric NATs: user:password@host:port.'));
+		o.placeholder = 'user:pass@turn.example.org:3478';
 		o.modalonly = true;
 
-		o = s.taboption('links', form.DynamicList, 'static_peers', _('Static peers'),
-			_('Bootstrap peers for groups without an XMPP server: endpoint and public key.'));
+		o = s.taboption('links', form.DynamicList, 'static_peer', _('Static peers'),
+			_('Bootstrap peers for groups without an XMPP server: public-key@host:port ' +
+			  '(the key is the peer\'s `ipop pubkey`, base64).'));
+		o.placeholder = 'base64key=@203.0.113.7:5800';
 		o.modalonly = true;
 
 		o = s.taboption('links', form.Value, 'group_secret', _('Group secret'),
