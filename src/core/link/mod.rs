@@ -16,6 +16,10 @@
 //! picks the path. Memory is fixed at `new` (peer table of `max_peers`,
 //! four session slots per peer); nothing here allocates afterwards.
 
+// Input paths must not panic: no unwrap, expect or unchecked indexing
+// outside tests (clippy enforces it).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
+
 pub mod consts;
 pub mod cookie;
 pub mod error;
