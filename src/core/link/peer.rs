@@ -62,6 +62,10 @@ pub struct Peer {
     pub last_received: Option<Instant>,
     pub timers: Timers,
     pub counters: Counters,
+    /// Added automatically from an unknown initiator and not yet proven to
+    /// hold the PSK (no transport message received on a session with it):
+    /// may be evicted to make room.
+    pub provisional: bool,
 }
 
 /// Index layout: bits 0..2 slot, 2..18 peer number, 18..32 random tag. The
@@ -99,6 +103,7 @@ impl Peer {
             last_received: None,
             timers,
             counters: Counters::default(),
+            provisional: false,
         }
     }
 
