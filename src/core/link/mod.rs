@@ -794,6 +794,11 @@ impl Links {
                         return Some(len);
                     }
                 }
+                TimerKind::ExpireSessions => {
+                    if let Some(at) = p.expire_sessions(now) {
+                        p.timers.set(TimerKind::ExpireSessions, at);
+                    }
+                }
                 TimerKind::ZeroKeys => {
                     log::debug!("link: erasing keys of idle peer {idx}");
                     p.clear_keys();

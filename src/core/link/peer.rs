@@ -3,7 +3,7 @@
 //! counters. Slots never move, so an index keeps naming the same slot for
 //! its whole life; the roles (`current`, `previous`, `next`) point at slots.
 
-use super::consts::{SLOTS_PER_PEER, STUN_MAGIC_COOKIE_BYTES, TIMESTAMP_LEN};
+use super::consts::{REJECT_AFTER_TIME, SLOTS_PER_PEER, STUN_MAGIC_COOKIE_BYTES, TIMESTAMP_LEN};
 use super::cookie::CookieSender;
 use super::handshake::InitiatorState;
 use super::session::Session;
@@ -188,6 +188,24 @@ impl Peer {
             }
             self.previous = self.current.replace(n);
         }
+    }
+
+    /// Forgets sessions older than REJECT_AFTER_TIME; returns when the
+    /// oldest remaining one will be.
+    pub fn expire_sessions(&mut self, now: Instant) -> Option<Instant> {
+        let mut next = None;
+        for i in 0..SLOTS_PER_PEER {
+            let Some(Slot::Session(s)) = self.slots.get(i) else {
+                continue;
+            };
+            if s.can_receive(now) {
+                let at = s.created + REJECT_AFTER_TIME;
+                next = Some(next.map_or(at, |n: Instant| n.min(at)));
+            } else {
+                self.release(i);
+            }
+        }
+        next
     }
 
     /// The current session can send now.
