@@ -40,7 +40,7 @@ pub(crate) fn overlays(data: &[u8], file: &Path) -> Result<Vec<(String, bool)>, 
             let enabled = s
                 .option("enabled")
                 .and_then(|o| o.values.first())
-                .map_or(true, |v| parse_uci_bool(v).unwrap_or(false));
+                .is_none_or(|v| parse_uci_bool(v).unwrap_or(false));
             Some((name, enabled))
         })
         .collect())
