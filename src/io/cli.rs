@@ -89,8 +89,10 @@ pub fn run(source: &ConfigSource, tap: Option<&str>, board: Option<&str>) -> Res
             log::warn!("overlay '{name}' has enabled '0'; running it anyway because it was asked for by name");
         }
     }
-    let limits = super::limits::for_board(board)?;
-    super::run::run(loaded.config, tap, limits)
+    let board = board.or(loaded.config.board.as_deref());
+    let profile = super::limits::profile(board)?;
+    log::info!("board profile {} ({})", profile.name, profile.origin);
+    super::run::run(loaded.config, tap, super::limits::of(&profile))
 }
 
 pub fn check(
@@ -104,7 +106,8 @@ pub fn check(
     for k in &loaded.ignored {
         out.push_str(&format!("ignored  {}: {}\n", k.key, k.why));
     }
-    out.push_str(&super::limits::describe(board)?);
+    let board = board.or(loaded.config.board.as_deref());
+    out.push_str(&super::limits::profile(board)?.describe());
     if online {
         out.push_str(&super::online::check(&loaded.config)?);
     }
@@ -116,10 +119,7 @@ pub fn control_socket_of(source: &ConfigSource) -> Result<PathBuf, CliError> {
 }
 
 pub fn status(socket: &Path, json: bool) -> Result<String, CliError> {
-    {
-        let _ = (socket, json);
-        Err(CliError::Runtime("TEMP".into()))
-    }
+    super::control::query(socket, json).map_err(|e| CliError::Runtime(e.to_string()))
 }
 
 pub fn uci_export(json: &str, name: &str) -> Result<String, CliError> {
@@ -158,10 +158,7 @@ pub fn demo() -> Result<(), CliError> {
 }
 
 pub fn sim_bench(nodes: usize, seed: u64) -> Result<String, CliError> {
-    {
-        let _ = (nodes, seed);
-        Err(CliError::Runtime("TEMP".into()))
-    }
+    Ok(crate::sim::bench(nodes, seed).to_string())
 }
 
 impl OverlayConfig {

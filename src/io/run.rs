@@ -87,6 +87,9 @@ pub struct Shell {
     wake: channel::Sender<()>,
     pub cfg: OverlayConfig,
     pub local_port: u16,
+    /// Signalling state for `ipop status` ("static peers only", "connected
+    /// to host:port", "back-off, next try in 8 s", ...).
+    pub signalling: RefCell<String>,
 }
 
 impl Shell {
@@ -117,6 +120,10 @@ impl Shell {
 
 /// Builds everything and runs until SIGINT/SIGTERM.
 pub fn run(cfg: OverlayConfig, tap_override: Option<&str>, limits: Limits) -> Result<(), CliError> {
+    // The control socket first: a second node on the same socket fails
+    // before it touches the TAP of the running one.
+    let control =
+        super::control::ControlServer::bind(&cfg.control_socket).map_err(|e| CliError::Runtime(e.to_string()))?;
     let secret =
         keyfile::load_or_create(&cfg.key_file).map_err(|e| CliError::Runtime(e.to_string()))?;
     let mut setup = TapSetup::from_config(&cfg, tap_override);
@@ -178,6 +185,7 @@ pub fn run(cfg: OverlayConfig, tap_override: Option<&str>, limits: Limits) -> Re
         clock,
         stats: ShellStats::default(),
         wake: wake_tx,
+        signalling: RefCell::new(if cfg.xmpp_username.is_some() { "starting".into() } else { "none (static peers and gossip)".into() }),
         cfg,
         local_port,
     });
@@ -188,7 +196,7 @@ pub fn run(cfg: OverlayConfig, tap_override: Option<&str>, limits: Limits) -> Re
         let _tap = ex.spawn(tap_task(shell.clone()));
         let _udp = ex.spawn(udp_task(shell.clone()));
         let _timers = ex.spawn(timer_task(shell.clone(), wake_rx));
-        let _control = ex.spawn(super::control_task::serve(shell.clone()));
+        let _control = ex.spawn(super::control_task::serve(shell.clone(), control));
         let _netif = ex.spawn(super::candidates::watch(shell.clone()));
         let _xmpp = ex.spawn(super::signalling::run(shell.clone()));
         super::signals::wait_for_shutdown().await
