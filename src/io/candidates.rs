@@ -14,9 +14,17 @@ pub fn refresh(shell: &Shell) {
     let host = netif::host_addresses(shell.tap.name(), &shell.cfg.network_ignore_list);
     let mut cands: Vec<Candidate> = Vec::new();
     // Our socket is IPv4; prefer addresses in the order the kernel lists them.
-    for (i, (_ifname, ip)) in host.iter().filter(|(_, ip)| matches!(ip, IpAddr::V4(_))).enumerate() {
+    for (i, (_ifname, ip)) in host
+        .iter()
+        .filter(|(_, ip)| matches!(ip, IpAddr::V4(_)))
+        .enumerate()
+    {
         let pref = u16::MAX.saturating_sub(i as u16);
-        cands.push(Candidate::new(CandidateKind::Host, SocketAddr::new(*ip, shell.local_port), pref));
+        cands.push(Candidate::new(
+            CandidateKind::Host,
+            SocketAddr::new(*ip, shell.local_port),
+            pref,
+        ));
     }
     if shell.cfg.mtu.is_none() {
         apply_auto_mtu(shell, &host);
@@ -25,7 +33,15 @@ pub fn refresh(shell: &Shell) {
     node.set_local_candidates(&cands);
     log::info!(
         "host candidates: {}",
-        if cands.is_empty() { "none".to_string() } else { cands.iter().map(|c| c.addr.to_string()).collect::<Vec<_>>().join(" ") }
+        if cands.is_empty() {
+            "none".to_string()
+        } else {
+            cands
+                .iter()
+                .map(|c| c.addr.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        }
     );
     shell.flush(&mut node);
 }
@@ -64,12 +80,18 @@ pub const ENCAP_OVERHEAD: u16 = 20
 /// 1280 - ENCAP_OVERHEAD), never below IPv6's minimum... unless the underlay
 /// forces it, in which case IPv4 still works.
 pub fn auto_mtu(underlay_mtus: impl Iterator<Item = u16>) -> u16 {
-    let fit = underlay_mtus.map(|m| m.saturating_sub(ENCAP_OVERHEAD)).min();
-    fit.map_or(super::tap::DEFAULT_MTU, |f| f.clamp(576, super::tap::DEFAULT_MTU))
+    let fit = underlay_mtus
+        .map(|m| m.saturating_sub(ENCAP_OVERHEAD))
+        .min();
+    fit.map_or(super::tap::DEFAULT_MTU, |f| {
+        f.clamp(576, super::tap::DEFAULT_MTU)
+    })
 }
 
 fn apply_auto_mtu(shell: &Shell, host: &[(String, IpAddr)]) {
-    let mtus = host.iter().filter_map(|(ifname, _)| super::tap::interface_mtu(ifname));
+    let mtus = host
+        .iter()
+        .filter_map(|(ifname, _)| super::tap::interface_mtu(ifname));
     let want = auto_mtu(mtus);
     let have = super::tap::interface_mtu(shell.tap.name());
     if have != Some(want) {

@@ -39,8 +39,14 @@ pub fn status_text(shell: &Shell, json: bool) -> String {
             ("mtu", mtu.to_string()),
             ("listen_port", shell.local_port.to_string()),
             ("signalling", q(&signalling)),
-            ("udp_send_errors", shell.stats.udp_send_errors.get().to_string()),
-            ("tap_write_errors", shell.stats.tap_write_errors.get().to_string()),
+            (
+                "udp_send_errors",
+                shell.stats.udp_send_errors.get().to_string(),
+            ),
+            (
+                "tap_write_errors",
+                shell.stats.tap_write_errors.get().to_string(),
+            ),
         ];
         let mut s = st.to_json(&extra);
         s.push('\n');

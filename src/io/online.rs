@@ -8,7 +8,8 @@ use crate::config::OverlayConfig;
 
 pub fn check(cfg: &OverlayConfig) -> Result<String, CliError> {
     let mut out = String::new();
-    let report = super::stun_probe::probe_config(cfg).map_err(|e| CliError::Runtime(format!("STUN/TURN probe: {e}")))?;
+    let report = super::stun_probe::probe_config(cfg)
+        .map_err(|e| CliError::Runtime(format!("STUN/TURN probe: {e}")))?;
     let _ = write!(out, "{report}");
     Ok(out)
 }

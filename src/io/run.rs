@@ -122,8 +122,8 @@ impl Shell {
 pub fn run(cfg: OverlayConfig, tap_override: Option<&str>, limits: Limits) -> Result<(), CliError> {
     // The control socket first: a second node on the same socket fails
     // before it touches the TAP of the running one.
-    let control =
-        super::control::ControlServer::bind(&cfg.control_socket).map_err(|e| CliError::Runtime(e.to_string()))?;
+    let control = super::control::ControlServer::bind(&cfg.control_socket)
+        .map_err(|e| CliError::Runtime(e.to_string()))?;
     let secret =
         keyfile::load_or_create(&cfg.key_file).map_err(|e| CliError::Runtime(e.to_string()))?;
     let mut setup = TapSetup::from_config(&cfg, tap_override);
@@ -185,7 +185,11 @@ pub fn run(cfg: OverlayConfig, tap_override: Option<&str>, limits: Limits) -> Re
         clock,
         stats: ShellStats::default(),
         wake: wake_tx,
-        signalling: RefCell::new(if cfg.xmpp_username.is_some() { "starting".into() } else { "none (static peers and gossip)".into() }),
+        signalling: RefCell::new(if cfg.xmpp_username.is_some() {
+            "starting".into()
+        } else {
+            "none (static peers and gossip)".into()
+        }),
         cfg,
         local_port,
     });
