@@ -21,6 +21,8 @@ mod value;
 #[cfg(test)]
 mod tests_json;
 #[cfg(test)]
+mod tests_readme;
+#[cfg(test)]
 mod tests_uci;
 
 pub use describe::{describe, describe_loaded};
