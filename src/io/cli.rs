@@ -67,7 +67,7 @@ pub fn init_logging(verbosity: i8) {
 pub fn load(source: &ConfigSource, tap: Option<&str>) -> Result<Loaded, CliError> {
     let mut loaded = match source {
         ConfigSource::Json(path) => config::load_json(path)?,
-        ConfigSource::Uci { file, name } => temp_load_uci(file, name)?,
+        ConfigSource::Uci { file, name } => config::load_uci(file, name)?,
     };
     if let Some(t) = tap {
         loaded.config.set_tap_name(t);
@@ -124,15 +124,22 @@ pub fn status(socket: &Path, json: bool) -> Result<String, CliError> {
 
 pub fn uci_export(json: &str, name: &str) -> Result<String, CliError> {
     let loaded = config::load_json(Path::new(json))?;
-    Ok({
-        let _ = (loaded, name);
-        return Err(CliError::Runtime("TEMP".into()));
-    })
+    if !config::valid_section_name(name) {
+        return Err(CliError::Usage(format!(
+            "--name: expected a UCI section name ([A-Za-z0-9_]+), got '{name}'"
+        )));
+    }
+    Ok(config::to_uci_section(&loaded.config, name, true))
 }
 
 pub fn uci_import(file: &str, name: &str) -> Result<String, CliError> {
-    let loaded = temp_load_uci(Path::new(file), name)?;
+    let loaded = config::load_uci(Path::new(file), name)?;
     Ok(config::to_json(&loaded.config))
+}
+
+/// `ipop uci show`: the file as libuci's `uci show` prints it.
+pub fn uci_show(file: &str) -> Result<String, CliError> {
+    Ok(config::uci_show_file(Path::new(file))?)
 }
 
 pub fn genkey() -> Result<String, CliError> {
@@ -174,9 +181,4 @@ impl OverlayConfig {
         }
         self.tap_name = tap.to_string();
     }
-}
-
-// TEMP until the UCI reader lands.
-fn temp_load_uci(_: &Path, _: &str) -> Result<Loaded, CliError> {
-    Err(CliError::Runtime("TEMP".into()))
 }
