@@ -73,7 +73,7 @@ pub(crate) static KEYS: &[Key] = &[
     key!("CFx", "local_uid", local_uid, Ty::Text, Some("SocialVPN UID and StatReport id; a GroupVPN UID is always SHA-1 of ip4")),
     key!("CFx", "uid_size", uid_size, int(0, 255, ""), Some("SocialVPN UID length; a GroupVPN UID is always SHA-1 of ip4 (40 hex digits)")),
     key!("CFx", "trim_enabled", trim_enabled, Ty::Bool, Some("ipop always replaces a relayed path by a direct one as soon as the direct path works; there is no separate trim policy")),
-    key!("CFx", "router_mode", router_mode, Ty::Bool, Some("ignored by IPOP 16.01 as well (router-mode code removed in Nov 2015); subnet_mask gives router mode")),
+    key!("CFx", "router_mode", router_mode, Ty::Bool, Some("IPOP 16.01 ignored it as well (router-mode code removed in Nov 2015); subnet_mask gives router mode")),
     key!("CFx", "ipopVerRel", ipop_ver_rel, Ty::NonEmpty, Some("version string of the Python controller; ipop reports its own (`ipop --version`)")),
     // --- CFx, keys ipop adds ---
     key!("CFx", "tap_name", tap_name, Ty::IfName),
@@ -104,7 +104,7 @@ pub(crate) static KEYS: &[Key] = &[
     // --- BaseTopologyManager ---
     key!("BaseTopologyManager", "ip4", ip4, Ty::Ip4),
     key!("BaseTopologyManager", "sec", sec, Ty::Bool),
-    key!("BaseTopologyManager", "multihop", multihop, Ty::Bool, Some("ignored by IPOP 16.01 GroupVPN as well; ipop always forwards through the overlay to peers it has no link to")),
+    key!("BaseTopologyManager", "multihop", multihop, Ty::Bool, Some("IPOP 16.01 GroupVPN ignored it as well; ipop always forwards through the overlay to peers it has no link to")),
     key!("BaseTopologyManager", "num_successors", num_successors, LINKS),
     key!("BaseTopologyManager", "num_chords", num_chords, int(0, 160, "links")),
     key!("BaseTopologyManager", "num_on_demand", num_on_demand, LINKS),

@@ -5,10 +5,11 @@
 //! Units follow IPOP 16.01: `ttl_*` are seconds, `interval_*` are ticks of
 //! `timer_interval` seconds, `threshold_on_demand` is bytes per second.
 
+pub mod base64;
+
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-pub mod base64;
 mod describe;
 mod error;
 mod json;
@@ -19,6 +20,8 @@ mod value;
 
 #[cfg(test)]
 mod tests_json;
+#[cfg(test)]
+mod tests_readme;
 #[cfg(test)]
 mod tests_uci;
 

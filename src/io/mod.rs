@@ -1,10 +1,20 @@
 //! The IO shell: devices, sockets, the clock and the single-threaded event
 //! loop that feeds the sans-IO [`crate::core`].
 
+pub mod candidates;
+pub mod cli;
 pub mod control;
+pub mod control_task;
+pub mod demo;
 pub mod ifctl;
+pub mod keyfile;
+pub mod limits;
 pub mod netif;
 pub mod netlink;
+pub mod online;
+pub mod run;
+pub mod signalling;
+pub mod signals;
 pub mod stun_probe;
 pub mod tap;
 pub mod xmpp;

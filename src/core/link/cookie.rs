@@ -122,22 +122,48 @@ impl CookieChecker {
         msg: &[u8],
         out: &mut [u8],
     ) -> Result<usize, DropReason> {
+        let cookie = self.cookie(now, rng, from);
+        let nonce: [u8; COOKIE_NONCE_LEN] = rng.bytes();
+        self.seal_reply(cookie, &nonce, msg, out)
+    }
+
+    /// The cookie reply carrying `cookie` for the handshake message `msg`.
+    pub fn seal_reply(
+        &self,
+        mut cookie: [u8; COOKIE_LEN],
+        nonce: &[u8; COOKIE_NONCE_LEN],
+        msg: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, DropReason> {
         let out = out
             .get_mut(..COOKIE_REPLY_LEN)
             .ok_or(DropReason::BufferTooSmall)?;
-        let mut cookie = self.cookie(now, rng, from);
         let (m1, m2) = mac_offsets(msg.len());
         let mac1 = msg.get(m1..m2).unwrap_or_default();
         // Initiation and response both carry the sender index at bytes 4..8.
         let sender = msg.get(4..8).unwrap_or_default();
-        let nonce: [u8; COOKIE_NONCE_LEN] = rng.bytes();
-        let tag = noise::xseal(&self.reply_key, &nonce, mac1, &mut cookie);
+        let tag = noise::xseal(&self.reply_key, nonce, mac1, &mut cookie);
         put_header(out, TYPE_COOKIE_REPLY);
         put(out, field::cookie_reply::RECEIVER, sender);
-        put(out, field::cookie_reply::NONCE, &nonce);
+        put(out, field::cookie_reply::NONCE, nonce);
         put(out, 32..48, &cookie);
         put(out, 48..64, &tag);
         Ok(COOKIE_REPLY_LEN)
+    }
+
+    /// A checker with a given secret (test vectors).
+    #[cfg(test)]
+    pub fn with_secret(local_public: &[u8; 32], secret: [u8; 32], now: Instant) -> CookieChecker {
+        let mut c = CookieChecker::new(local_public);
+        c.secret = secret;
+        c.secret_born = Some(now);
+        c
+    }
+
+    /// The cookie of `from` (test vectors).
+    #[cfg(test)]
+    pub fn cookie_of(&mut self, now: Instant, rng: &mut Rng, from: SocketAddr) -> [u8; COOKIE_LEN] {
+        self.cookie(now, rng, from)
     }
 }
 

@@ -29,7 +29,13 @@ pub mod timers;
 pub mod wire;
 
 #[cfg(test)]
+mod flood_tests;
+#[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod timer_tests;
 #[cfg(test)]
 mod vectors;
 

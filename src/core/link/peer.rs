@@ -156,15 +156,21 @@ impl Peer {
     }
 
     /// A response completed our handshake in `slot`: it becomes current.
+    /// A `next` session (the peer's simultaneous handshake) is kept as
+    /// `previous`, since the peer may already send on it; the old current
+    /// then goes (WireGuard's rule for crossing handshakes).
     pub fn promote_initiated(&mut self, slot: usize) {
         self.pending = None;
+        let old_previous = self.previous.take();
+        self.free(old_previous);
         if let Some(n) = self.next.take() {
-            self.free(Some(n));
+            let old_current = self.current.take();
+            self.free(old_current);
+            self.previous = Some(n);
+        } else {
+            self.previous = self.current.take();
         }
-        if let Some(p) = self.previous.take() {
-            self.free(Some(p));
-        }
-        self.previous = self.current.replace(slot);
+        self.current = Some(slot);
     }
 
     /// The first transport message arrived on `next`: it becomes current.

@@ -1,0 +1,363 @@
+//! The datapath: frames from the TAP into links, payloads from links onto
+//! the TAP or onward to another member.
+
+use std::net::SocketAddr;
+
+use super::payload::{self, FLOOD, FRAME, GOSSIP, PROBE, PROBE_ACK, ROUTED};
+use super::pool::Dest;
+use super::{Node, NodeDrop};
+use crate::core::frame::{self, EthFrame};
+use crate::core::identity::Uid;
+use crate::core::link::{LinkError, PeerId};
+use crate::core::switch::{classify_l3, L3Dest};
+use crate::core::time::Instant;
+
+impl Node {
+    /// A frame read from the TAP.
+    pub fn handle_tap_frame(&mut self, now: Instant, frame: &[u8]) {
+        let Some(eth) = EthFrame::new(frame) else {
+            self.count(NodeDrop::Malformed);
+            return;
+        };
+        if frame.len() + payload::MAX_HEADER > self.scratch.len() {
+            self.count(NodeDrop::TooBig);
+            return;
+        }
+        if self.cfg.switchmode {
+            self.switch_from_tap(now, &eth, frame);
+        } else {
+            self.route_from_tap(now, &eth, frame);
+        }
+    }
+
+    fn route_from_tap(&mut self, now: Instant, eth: &EthFrame, frame: &[u8]) {
+        match classify_l3(eth, &self.subnet) {
+            L3Dest::Arp(req) => {
+                if req.target_ip == self.cfg.ip4 {
+                    return;
+                }
+                // As IPOP: "every overlay address is at ff:ff:ff:ff:ff:ff".
+                let Some(slot) = self.pool.alloc() else {
+                    return self.count(NodeDrop::PoolFull);
+                };
+                match req.write_reply(frame::BROADCAST_MAC, self.pool.buf(slot)) {
+                    Some(n) => self.pool.push(slot, n, Dest::Tap),
+                    None => self.pool.release(slot),
+                }
+            }
+            L3Dest::Ipv4(dst) => {
+                if dst == self.cfg.ip4 {
+                    return;
+                }
+                match self.peer_by_ip4(dst) {
+                    Some(id) => self.send_frame(now, id, frame),
+                    None => self.count(NodeDrop::NoRoute),
+                }
+            }
+            L3Dest::Ipv6(dst) => {
+                let prefix = self.cfg.ip6_prefix;
+                let id = self
+                    .peers
+                    .iter()
+                    .flatten()
+                    .find(|p| p.owns_ip6(&dst, prefix))
+                    .map(|p| p.id);
+                match id {
+                    Some(id) => self.send_frame(now, id, frame),
+                    None => self.count(NodeDrop::NoRoute),
+                }
+            }
+            L3Dest::Group => self.flood(now, frame),
+            L3Dest::Ignore => {}
+        }
+    }
+
+    fn switch_from_tap(&mut self, now: Instant, eth: &EthFrame, frame: &[u8]) {
+        if !eth.is_group() {
+            let target = self
+                .macs
+                .lookup(now, &eth.dst())
+                .and_then(|uid| self.peer_by_uid(&uid));
+            if let Some(id) = target {
+                return self.send_frame(now, id, frame);
+            }
+        }
+        self.flood(now, frame);
+    }
+
+    /// A copy to every linked member.
+    fn flood(&mut self, now: Instant, frame: &[u8]) {
+        for i in 0..self.peers.len() {
+            let Some(id) = self.peers[i].as_ref().map(|p| p.id) else {
+                continue;
+            };
+            if self.is_up(now, id) {
+                self.send_frame_direct(now, id, frame);
+            }
+        }
+    }
+
+    /// Sends a frame to member `id`: directly when linked, else relayed
+    /// along the ring (and a direct link is attempted meanwhile).
+    fn send_frame(&mut self, now: Instant, id: PeerId, frame: &[u8]) {
+        if self.is_up(now, id) {
+            return self.send_frame_direct(now, id, frame);
+        }
+        if let Some(p) = self.peer_mut(id) {
+            if !p.wanted {
+                p.wanted = true;
+                p.next_attempt = now;
+            }
+        }
+        let dst = self.peer(id).and_then(|p| p.uid());
+        if let Some(hop) = dst.and_then(|d| self.next_hop(now, &d, None)) {
+            let Some(dst) = dst else { return };
+            return self.send_routed(now, hop, payload::MAX_HOPS, &self.uid.clone(), &dst, frame);
+        }
+        // No relay either: hold one frame for the handshake, then send it.
+        self.attempt_connections(now);
+        self.hold_pending(id, frame);
+    }
+
+    fn send_frame_direct(&mut self, now: Instant, id: PeerId, frame: &[u8]) {
+        let n = frame.len() + 1;
+        let Some(buf) = self.scratch.get_mut(..n) else {
+            return self.count(NodeDrop::TooBig);
+        };
+        buf[0] = FRAME;
+        buf[1..].copy_from_slice(frame);
+        self.send_scratch(now, id, n);
+    }
+
+    pub(super) fn send_routed(
+        &mut self,
+        now: Instant,
+        via: PeerId,
+        hops: u8,
+        src: &Uid,
+        dst: &Uid,
+        frame: &[u8],
+    ) {
+        let n = payload::ROUTED_HEADER + frame.len();
+        let Some(buf) = self.scratch.get_mut(..n) else {
+            return self.count(NodeDrop::TooBig);
+        };
+        let _ = payload::write_routed_header(buf, hops, src, dst);
+        buf[payload::ROUTED_HEADER..].copy_from_slice(frame);
+        self.send_scratch(now, via, n);
+    }
+
+    /// Encrypts `scratch[..n]` for `id` and queues it on the peer's path.
+    pub(super) fn send_scratch(&mut self, now: Instant, id: PeerId, n: usize) {
+        let Some(dst) = self.peer(id).and_then(|p| p.path) else {
+            return self.hold_pending_scratch(id, n);
+        };
+        let Some(slot) = self.pool.alloc() else {
+            return self.count(NodeDrop::PoolFull);
+        };
+        match self
+            .links
+            .encapsulate(now, id, &self.scratch[..n], self.pool.buf(slot))
+        {
+            Ok(len) => self.pool.push(slot, len, Dest::Udp(dst)),
+            Err(LinkError::NoSession) => {
+                self.pool.release(slot);
+                self.hold_pending_scratch(id, n);
+                self.initiate(now, id);
+            }
+            Err(_) => {
+                self.pool.release(slot);
+                self.count(NodeDrop::NoRoute);
+            }
+        }
+    }
+
+    fn hold_pending(&mut self, id: PeerId, frame: &[u8]) {
+        let n = frame.len() + 1;
+        let Some(buf) = self.scratch.get_mut(..n) else {
+            return;
+        };
+        buf[0] = FRAME;
+        buf[1..].copy_from_slice(frame);
+        self.hold_pending_scratch(id, n);
+    }
+
+    /// Keeps the latest payload for `id` until its handshake completes.
+    fn hold_pending_scratch(&mut self, id: PeerId, n: usize) {
+        let Some(p) = self.peers.get_mut(id.0 as usize).and_then(|p| p.as_mut()) else {
+            return;
+        };
+        let slot = match p.pending.take() {
+            Some((slot, _)) => slot,
+            None => match self.pool.alloc() {
+                Some(s) => s,
+                None => return self.count(NodeDrop::PoolFull),
+            },
+        };
+        self.pool.buf(slot)[..n].copy_from_slice(&self.scratch[..n]);
+        if let Some(p) = self.peers.get_mut(id.0 as usize).and_then(|p| p.as_mut()) {
+            p.pending = Some((slot, n));
+        }
+    }
+
+    pub(super) fn flush_pending(&mut self, now: Instant, id: PeerId) {
+        let Some((slot, n)) = self.peer_mut(id).and_then(|p| p.pending.take()) else {
+            return;
+        };
+        self.scratch[..n].copy_from_slice(&self.pool.buf(slot)[..n]);
+        self.pool.release(slot);
+        self.send_scratch(now, id, n);
+    }
+
+    /// A decrypted payload from linked peer `from_id`.
+    pub(super) fn handle_payload(
+        &mut self,
+        now: Instant,
+        from_id: PeerId,
+        from: SocketAddr,
+        p: &[u8],
+    ) {
+        match p.first().copied() {
+            Some(FRAME) => {
+                let src = self.peer(from_id).and_then(|p| p.uid());
+                self.deliver(now, from_id, src, &p[1..], true)
+            }
+            Some(ROUTED) => self.handle_routed(now, from_id, p),
+            Some(GOSSIP) => self.handle_gossip(now, from_id, p),
+            Some(FLOOD) => match payload::parse_flood(p) {
+                Some(f) => self.deliver(now, from_id, Some(f.src), f.frame, false),
+                None => self.count(NodeDrop::Malformed),
+            },
+            Some(PROBE) => self.answer_probe(now, from_id, from, p),
+            Some(PROBE_ACK) => self.handle_probe_ack(now, from_id, from, p),
+            _ => self.count(NodeDrop::UnknownPayload),
+        }
+    }
+
+    fn handle_routed(&mut self, now: Instant, from_id: PeerId, p: &[u8]) {
+        let Some(r) = payload::parse_routed(p) else {
+            return self.count(NodeDrop::Malformed);
+        };
+        if r.dst == self.uid {
+            return self.deliver(now, from_id, Some(r.src), r.frame, false);
+        }
+        if r.hops <= 1 {
+            return self.count(NodeDrop::HopLimit);
+        }
+        let via = match self.peer_by_uid(&r.dst) {
+            Some(id) if self.is_up(now, id) => Some(id),
+            _ => self.next_hop(now, &r.dst, Some(from_id)),
+        };
+        let Some(via) = via else {
+            return self.count(NodeDrop::NoRoute);
+        };
+        if let Some(p) = self.peer_mut(via) {
+            p.forwarded_packets += 1;
+            p.forwarded_bytes += r.frame.len() as u64;
+        }
+        let (src, dst) = (r.src, r.dst);
+        self.send_routed(now, via, r.hops - 1, &src, &dst, r.frame);
+    }
+
+    /// Writes a frame from member `src` to the TAP.
+    fn deliver(
+        &mut self,
+        now: Instant,
+        link: PeerId,
+        src: Option<Uid>,
+        frame: &[u8],
+        direct: bool,
+    ) {
+        let Some(eth) = EthFrame::new(frame) else {
+            return self.count(NodeDrop::Malformed);
+        };
+        if self.cfg.switchmode {
+            if let Some(src) = src {
+                self.macs.learn(now, eth.src(), src);
+            }
+        } else if direct && !self.source_allowed(link, &eth) {
+            return self.count(NodeDrop::DisallowedSource);
+        }
+        let Some(slot) = self.pool.alloc() else {
+            return self.count(NodeDrop::PoolFull);
+        };
+        let buf = self.pool.buf(slot);
+        let Some(out) = buf.get_mut(..frame.len()) else {
+            self.pool.release(slot);
+            return self.count(NodeDrop::TooBig);
+        };
+        out.copy_from_slice(frame);
+        if !self.cfg.switchmode {
+            // L3: the kernel only takes frames addressed to the TAP itself.
+            frame::set_dst_mac(out, self.tap_mac);
+        }
+        self.pool.push(slot, frame.len(), Dest::Tap);
+    }
+
+    /// L3 anti-spoofing: a member may only send from its own overlay address.
+    fn source_allowed(&self, link: PeerId, eth: &EthFrame) -> bool {
+        let Some(ident) = self.peer(link).and_then(|p| p.ident) else {
+            return false;
+        };
+        if let Some(src) = eth.ipv4_src() {
+            return src == ident.ip4;
+        }
+        if let Some(src) = eth.ipv6_src() {
+            return src.is_unicast_link_local() || src == ident.uid.ip6(self.cfg.ip6_prefix);
+        }
+        true
+    }
+
+    pub(super) fn peer_by_ip4(&mut self, ip: std::net::Ipv4Addr) -> Option<PeerId> {
+        if let Some((cached, id)) = self.route_cache {
+            if cached == ip && self.peer(id).and_then(|p| p.ident).map(|i| i.ip4) == Some(ip) {
+                return Some(id);
+            }
+        }
+        let id = self
+            .peers
+            .iter()
+            .flatten()
+            .find(|p| p.ident.map(|i| i.ip4) == Some(ip))?
+            .id;
+        self.route_cache = Some((ip, id));
+        Some(id)
+    }
+
+    pub(super) fn peer_by_uid(&self, uid: &Uid) -> Option<PeerId> {
+        self.peers
+            .iter()
+            .flatten()
+            .find(|p| p.uid().as_ref() == Some(uid))
+            .map(|p| p.id)
+    }
+
+    /// Greedy clockwise routing (IPOP's `forward_msg`): the linked member
+    /// with the most progress toward `dst` that does not pass it. Falls back
+    /// to any other linked member so small meshes with one blocked pair still
+    /// relay; the hop limit bounds what that fallback can cost.
+    pub(super) fn next_hop(
+        &self,
+        now: Instant,
+        dst: &Uid,
+        exclude: Option<PeerId>,
+    ) -> Option<PeerId> {
+        let mut best: Option<(Uid, PeerId)> = None;
+        let mut fallback = None;
+        for p in self.peers.iter().flatten() {
+            if Some(p.id) == exclude || !self.is_up(now, p.id) {
+                continue;
+            }
+            let Some(uid) = p.uid() else { continue };
+            if &uid == dst {
+                return Some(p.id);
+            }
+            fallback.get_or_insert(p.id);
+            let from = best.map(|b| b.0).unwrap_or(self.uid);
+            if from.arc_contains(&uid, dst) {
+                best = Some((uid, p.id));
+            }
+        }
+        best.map(|b| b.1).or(fallback)
+    }
+}

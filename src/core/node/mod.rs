@@ -1,0 +1,436 @@
+//! One overlay member: composes the link layer, forwarding (L3 or switch
+//! mode), gossip and path selection behind one sans-IO entry point.
+//!
+//! Inputs: `handle_tap_frame`, `handle_datagram`, `handle_announce`,
+//! `handle_timeout`, each with "now". Outputs: `poll_transmit` (a datagram or
+//! a TAP frame, borrowed from the node's buffer pool) and `poll_timeout`.
+//! The shell drains `poll_transmit` after every input and sleeps until
+//! `poll_timeout`.
+
+mod forward;
+mod gossip;
+pub mod payload;
+pub mod peers;
+pub mod pool;
+pub mod status;
+
+use core::time::Duration;
+use std::net::{Ipv4Addr, SocketAddr};
+
+use crate::core::candidate::CandidateKind;
+
+use crate::core::candidate::Candidate;
+use crate::core::frame::Mac;
+use crate::core::identity::Uid;
+use crate::core::link::{LinkConfig, Links, PeerId, Received};
+use crate::core::rng::Rng;
+use crate::core::switch::{MacTable, Subnet};
+use crate::core::time::Instant;
+
+pub use payload::PeerInfo;
+pub use peers::Source;
+pub use pool::Dest;
+
+use peers::Peer;
+use pool::Pool;
+
+/// Everything a node needs to start; the shell builds it from the config
+/// and the board profile.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    pub ip4: Ipv4Addr,
+    pub ip4_prefix: u8,
+    pub ip6_prefix: [u16; 4],
+    /// IPOP `switchmode`: whole Ethernet frames instead of routed IP.
+    pub switchmode: bool,
+    pub static_secret: [u8; 32],
+    pub psk: [u8; 32],
+    /// Bootstrap peers: endpoint and public key.
+    pub static_peers: Vec<(SocketAddr, [u8; 32])>,
+    /// Accept handshakes from keys we were not told about (static groups,
+    /// where new members know only a bootstrap peer).
+    pub accept_unknown: bool,
+    pub max_peers: usize,
+    pub pool_buffers: usize,
+    /// TAP MTU; sizes every buffer.
+    pub mtu: u16,
+    pub mac_table: usize,
+    /// Period of gossip to linked peers (IPOP: interval_management ticks).
+    pub gossip_interval: Duration,
+    /// Unix time (ns) at `Instant::ZERO`: keeps handshake timestamps
+    /// increasing across restarts (0 in simulations).
+    pub unix_nanos_at_zero: u64,
+}
+
+impl NodeConfig {
+    /// Buffer size for a TAP MTU: frame, overlay header, link overhead and
+    /// a TURN ChannelData header, rounded up.
+    pub fn buf_size(mtu: u16) -> usize {
+        let need =
+            mtu as usize + 14 + payload::MAX_HEADER + crate::core::link::TRANSPORT_OVERHEAD + 4;
+        need.div_ceil(64) * 64
+    }
+}
+
+/// A link is considered gone after this long without an authenticated packet
+/// (gossip runs every `gossip_interval`, so live links are never this quiet).
+const LINK_SILENCE_LIMIT: Duration = Duration::from_secs(45);
+/// A path silent this long gives way to whatever address the peer uses now.
+const PATH_SILENCE: Duration = Duration::from_secs(5);
+const RETRY_MIN: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(16);
+
+/// Why the node dropped a frame or payload (link-layer drops are counted by
+/// the link layer itself).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeDrop {
+    Malformed,
+    NoRoute,
+    PoolFull,
+    TooBig,
+    HopLimit,
+    DisallowedSource,
+    BadGossip,
+    UnknownPayload,
+}
+
+impl NodeDrop {
+    pub const ALL: [NodeDrop; 8] = [
+        NodeDrop::Malformed,
+        NodeDrop::NoRoute,
+        NodeDrop::PoolFull,
+        NodeDrop::TooBig,
+        NodeDrop::HopLimit,
+        NodeDrop::DisallowedSource,
+        NodeDrop::BadGossip,
+        NodeDrop::UnknownPayload,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeDrop::Malformed => "malformed_frame",
+            NodeDrop::NoRoute => "no_route",
+            NodeDrop::PoolFull => "pool_full",
+            NodeDrop::TooBig => "too_big",
+            NodeDrop::HopLimit => "hop_limit",
+            NodeDrop::DisallowedSource => "disallowed_source",
+            NodeDrop::BadGossip => "bad_gossip",
+            NodeDrop::UnknownPayload => "unknown_payload",
+        }
+    }
+}
+
+pub struct Node {
+    cfg: NodeConfig,
+    uid: Uid,
+    subnet: Subnet,
+    tap_mac: Mac,
+    links: Links,
+    peers: Vec<Option<Peer>>,
+    pool: Pool,
+    /// Plaintext assembly area for one payload.
+    scratch: Vec<u8>,
+    macs: MacTable,
+    local_candidates: heapless::Vec<Candidate, { payload::MAX_GOSSIP_CANDIDATES }>,
+    drops: [u64; NodeDrop::ALL.len()],
+    rng: Rng,
+    started: Instant,
+    next_gossip: Instant,
+    gossip_cursor: usize,
+    /// Last IPv4 destination looked up and its peer: bulk flows hit this.
+    route_cache: Option<(Ipv4Addr, PeerId)>,
+}
+
+impl Node {
+    pub fn new(cfg: NodeConfig, mut rng: Rng, now: Instant) -> Node {
+        let mut links = Links::new(
+            LinkConfig {
+                static_secret: cfg.static_secret,
+                psk: cfg.psk,
+                max_peers: cfg.max_peers,
+            },
+            rng.fork(),
+        );
+        links.set_accept_unknown(cfg.accept_unknown);
+        links.set_wall_clock(cfg.unix_nanos_at_zero);
+        let buf_size = NodeConfig::buf_size(cfg.mtu);
+        let mut node = Node {
+            uid: Uid::from_ip4(cfg.ip4),
+            subnet: Subnet::new(cfg.ip4, cfg.ip4_prefix),
+            tap_mac: [0x02, 0, 0, 0, 0, 1],
+            links,
+            peers: (0..cfg.max_peers).map(|_| None).collect(),
+            pool: Pool::new(cfg.pool_buffers, buf_size),
+            scratch: vec![0; buf_size],
+            macs: MacTable::new(cfg.mac_table),
+            local_candidates: heapless::Vec::new(),
+            drops: [0; NodeDrop::ALL.len()],
+            rng,
+            started: now,
+            next_gossip: now + cfg.gossip_interval,
+            gossip_cursor: 0,
+            route_cache: None,
+            cfg,
+        };
+        for (endpoint, key) in node.cfg.static_peers.clone() {
+            if let Some(p) = node.learn_key(now, key, Source::Static) {
+                p.wanted = true;
+                p.merge_candidates(&[Candidate::new(CandidateKind::Host, endpoint, 65535)]);
+            }
+        }
+        node
+    }
+
+    pub fn uid(&self) -> Uid {
+        self.uid
+    }
+
+    pub fn public_key(&self) -> [u8; 32] {
+        self.links.public_key()
+    }
+
+    /// The TAP's MAC: L3 mode writes it as the destination of every frame.
+    pub fn set_tap_mac(&mut self, mac: Mac) {
+        self.tap_mac = mac;
+    }
+
+    /// Replaces this node's own candidates (host, reflexive, relayed).
+    pub fn set_local_candidates(&mut self, cands: &[Candidate]) {
+        self.local_candidates.clear();
+        for c in cands.iter().take(payload::MAX_GOSSIP_CANDIDATES) {
+            let _ = self.local_candidates.push(*c);
+        }
+    }
+
+    /// This node as an announcement (for signalling and gossip).
+    pub fn local_info(&self) -> PeerInfo {
+        PeerInfo {
+            uid: self.uid,
+            ip4: self.cfg.ip4,
+            public_key: self.links.public_key(),
+            candidates: self.local_candidates.clone(),
+        }
+    }
+
+    /// The next output. Its bytes stay valid until the next call.
+    pub fn poll_transmit(&mut self) -> Option<(Dest, &[u8])> {
+        self.pool.pop()
+    }
+
+    /// When `handle_timeout` should run next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut t = Some(self.next_gossip);
+        let mut earliest = |x: Option<Instant>| {
+            if let Some(x) = x {
+                t = Some(t.map_or(x, |t| t.min(x)));
+            }
+        };
+        earliest(self.links.poll_timeout());
+        for p in self.peers.iter().flatten() {
+            if p.wanted && !self.links.is_established(p.id) {
+                earliest(Some(p.next_attempt));
+            }
+        }
+        t
+    }
+
+    /// Timer work: link keepalives and rekeys, connection attempts, gossip.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.drain_link_timers(now);
+        self.attempt_connections(now);
+        if now >= self.next_gossip {
+            self.next_gossip = now + self.cfg.gossip_interval;
+            self.gossip_all(now);
+        }
+    }
+
+    /// A datagram that arrived on the overlay's UDP socket. Decrypted in place.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, buf: &mut [u8]) {
+        let Some(slot) = self.pool.alloc() else {
+            self.count(NodeDrop::PoolFull);
+            return;
+        };
+        let received = self.links.receive(now, from, buf, self.pool.buf(slot));
+        match received {
+            Received::Reply { peer, len } => {
+                self.pool.push(slot, len, Dest::Udp(from));
+                if let Some(id) = peer {
+                    self.on_authenticated(now, id, from);
+                    // A new session (perhaps a restarted peer): greet it
+                    // again once it confirms the session with data.
+                    if let Some(p) = self.peer_mut(id) {
+                        p.greeted = false;
+                    }
+                }
+            }
+            Received::Established { peer } => {
+                self.pool.release(slot);
+                self.on_authenticated(now, peer, from);
+                log::info!("link to {} established via {from}", self.peer_label(peer));
+                self.flush_pending(now, peer);
+                self.gossip_to(now, peer);
+            }
+            Received::Keepalive { peer } => {
+                self.pool.release(slot);
+                self.on_authenticated(now, peer, from);
+            }
+            Received::Data { peer, payload } => {
+                self.pool.release(slot);
+                self.on_authenticated(now, peer, from);
+                self.handle_payload(now, peer, from, payload);
+                if self.peer(peer).is_some_and(|p| !p.greeted) {
+                    self.flush_pending(now, peer);
+                    self.gossip_to(now, peer);
+                }
+            }
+            Received::CookieStored { .. } | Received::Dropped(_) => self.pool.release(slot),
+        }
+    }
+
+    /// A member announced through signalling (XMPP) or a config source.
+    /// The caller has validated the announcement's fields.
+    pub fn handle_announce(&mut self, now: Instant, info: &PeerInfo, source: Source) {
+        self.learn(now, info, source, None);
+    }
+
+    fn count(&mut self, why: NodeDrop) {
+        self.drops[why as usize] += 1;
+    }
+
+    /// Records an authenticated packet from `id` at `from`; returns true on
+    /// the first packet of a new link.
+    fn on_authenticated(&mut self, now: Instant, id: PeerId, from: SocketAddr) -> bool {
+        if self.peer(id).is_none() {
+            if let Some(key) = self.links.peer_public_key(id) {
+                if let Some(slot) = self.peers.get_mut(id.0 as usize) {
+                    *slot = Some(Peer::new(id, key, Source::Inbound, now));
+                }
+            }
+        }
+        let Some(p) = self.peer_mut(id) else {
+            return false;
+        };
+        let first = p.path.is_none();
+        // Roam like WireGuard (follow the latest authenticated source), but
+        // never from a working path to a worse one: a late packet on an old
+        // path must not undo a path upgrade.
+        if p.path != Some(from) {
+            let silent = now.saturating_since(p.path_rx) > PATH_SILENCE;
+            let pref = |p: &Peer, a: Option<SocketAddr>| a.map(|a| p.kind_of(a).type_preference());
+            if first || silent || pref(p, Some(from)) >= pref(p, p.path) {
+                p.path = Some(from);
+            }
+        }
+        if p.path == Some(from) {
+            p.path_rx = now;
+        }
+        p.attempts = 0;
+        first
+    }
+
+    fn drain_link_timers(&mut self, now: Instant) {
+        loop {
+            let Some(slot) = self.pool.alloc() else {
+                return;
+            };
+            let Some((id, len)) = self.links.poll_transmit(now, self.pool.buf(slot)) else {
+                self.pool.release(slot);
+                return;
+            };
+            match self
+                .peer(id)
+                .and_then(|p| p.path.or_else(|| p.candidates.first().map(|c| c.addr)))
+            {
+                Some(dst) => self.pool.push(slot, len, Dest::Udp(dst)),
+                None => self.pool.release(slot),
+            }
+        }
+    }
+
+    /// Sends handshake initiations to every candidate of every wanted peer
+    /// without a session, backing off exponentially per peer.
+    fn attempt_connections(&mut self, now: Instant) {
+        for i in 0..self.peers.len() {
+            let Some(p) = self.peers[i].as_ref() else {
+                continue;
+            };
+            if !p.wanted || now < p.next_attempt || self.links.is_established(p.id) {
+                continue;
+            }
+            let id = p.id;
+            self.initiate(now, id);
+        }
+    }
+
+    fn initiate(&mut self, now: Instant, id: PeerId) {
+        let jitter = Duration::from_millis(self.rng.below(250));
+        let Some(p) = self.peer_mut(id) else { return };
+        let backoff = RETRY_MIN
+            .saturating_mul(1 << p.attempts.min(4))
+            .min(RETRY_MAX);
+        p.next_attempt = now + backoff + jitter;
+        p.attempts = p.attempts.saturating_add(1);
+        let mut targets: heapless::Vec<SocketAddr, { payload::MAX_GOSSIP_CANDIDATES + 1 }> =
+            heapless::Vec::new();
+        if let Some(path) = p.path {
+            let _ = targets.push(path);
+        }
+        for c in &p.candidates {
+            if !targets.contains(&c.addr) {
+                let _ = targets.push(c.addr);
+            }
+        }
+        if targets.is_empty() {
+            return;
+        }
+        let Some(first) = self.pool.alloc() else {
+            return;
+        };
+        let len = match self.links.initiate(now, id, self.pool.buf(first)) {
+            Ok(len) => len,
+            Err(e) => {
+                log::debug!("no initiation for {}: {e:?}", self.peer_label(id));
+                self.pool.release(first);
+                return;
+            }
+        };
+        // The same initiation goes to every candidate: the responder answers
+        // the first copy to arrive (later copies are replays), which picks the
+        // fastest working path and opens NAT mappings on the way.
+        for dst in targets.iter().skip(1) {
+            let Some(copy) = self.pool.alloc() else { break };
+            let (a, b) = self.pool.two_bufs(first, copy);
+            b[..len].copy_from_slice(&a[..len]);
+            self.pool.push(copy, len, Dest::Udp(*dst));
+        }
+        self.pool.push(first, len, Dest::Udp(targets[0]));
+    }
+
+    fn peer(&self, id: PeerId) -> Option<&Peer> {
+        self.peers.get(id.0 as usize)?.as_ref()
+    }
+
+    fn peer_mut(&mut self, id: PeerId) -> Option<&mut Peer> {
+        self.peers.get_mut(id.0 as usize)?.as_mut()
+    }
+
+    fn peer_label(&self, id: PeerId) -> String {
+        match self.peer(id).and_then(|p| p.ident) {
+            Some(i) => format!("{} ({})", i.ip4, i.uid.short()),
+            None => format!("peer #{}", id.0),
+        }
+    }
+
+    /// A link that carried an authenticated packet recently.
+    fn is_up(&self, now: Instant, id: PeerId) -> bool {
+        if !self.links.is_established(id) {
+            return false;
+        }
+        match self.links.stats(id).and_then(|s| s.last_received) {
+            Some(t) => now.saturating_since(t) < LINK_SILENCE_LIMIT,
+            None => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

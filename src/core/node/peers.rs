@@ -1,0 +1,141 @@
+//! The members this node knows: identity, key, candidates, current path.
+//! A fixed table indexed by the link layer's `PeerId`.
+
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use crate::core::candidate::{Candidate, CandidateKind};
+use crate::core::identity::Uid;
+use crate::core::link::PeerId;
+use crate::core::time::Instant;
+
+use super::payload::MAX_GOSSIP_CANDIDATES;
+use super::pool::Slot;
+
+/// How this node learned of a peer (shown by `ipop status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// `static_peers` in the config.
+    Static,
+    /// Told by another member inside a link.
+    Gossip,
+    /// Announced through the signalling server (XMPP).
+    Signal,
+    /// It contacted us first.
+    Inbound,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Static => "static",
+            Source::Gossip => "gossip",
+            Source::Signal => "xmpp",
+            Source::Inbound => "inbound",
+        }
+    }
+}
+
+pub struct Peer {
+    pub id: PeerId,
+    pub public_key: [u8; 32],
+    /// Known once the peer's own announcement arrived (static peers start
+    /// with only a key and an endpoint).
+    pub ident: Option<Ident>,
+    pub candidates: heapless::Vec<Candidate, MAX_GOSSIP_CANDIDATES>,
+    /// Where authenticated packets from the peer last came from; we send there.
+    pub path: Option<SocketAddr>,
+    /// When the last authenticated packet arrived on `path`.
+    pub path_rx: Instant,
+    pub source: Source,
+    /// Whether this node wants a direct link (topology or static config).
+    pub wanted: bool,
+    pub next_attempt: Instant,
+    pub attempts: u32,
+    /// One plaintext payload held while the first handshake completes.
+    pub pending: Option<(Slot, usize)>,
+    /// Frames this node relayed on behalf of others through this link.
+    pub forwarded_packets: u64,
+    pub forwarded_bytes: u64,
+    pub probe: Option<Probe>,
+    /// Whether our gossip went out on the current session.
+    pub greeted: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ident {
+    pub uid: Uid,
+    pub ip4: Ipv4Addr,
+}
+
+/// An outstanding path check toward a better candidate.
+#[derive(Clone, Copy, Debug)]
+pub struct Probe {
+    pub nonce: u64,
+    pub addr: SocketAddr,
+    pub sent: Instant,
+}
+
+impl Peer {
+    pub fn new(id: PeerId, public_key: [u8; 32], source: Source, now: Instant) -> Peer {
+        Peer {
+            id,
+            public_key,
+            ident: None,
+            candidates: heapless::Vec::new(),
+            path: None,
+            path_rx: now,
+            source,
+            wanted: false,
+            next_attempt: now,
+            attempts: 0,
+            pending: None,
+            forwarded_packets: 0,
+            forwarded_bytes: 0,
+            probe: None,
+            greeted: false,
+        }
+    }
+
+    pub fn uid(&self) -> Option<Uid> {
+        self.ident.map(|i| i.uid)
+    }
+
+    /// Adds or refreshes candidates, keeping the best `MAX_GOSSIP_CANDIDATES`.
+    pub fn merge_candidates(&mut self, new: &[Candidate]) {
+        for c in new {
+            if let Some(old) = self.candidates.iter_mut().find(|o| o.addr == c.addr) {
+                if c.priority > old.priority {
+                    *old = *c;
+                }
+            } else if self.candidates.push(*c).is_err() {
+                if let Some(worst) = self.candidates.iter_mut().min_by_key(|o| o.priority) {
+                    if worst.priority < c.priority {
+                        *worst = *c;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The kind of the candidate the current path goes to.
+    pub fn path_kind(&self) -> Option<CandidateKind> {
+        Some(self.kind_of(self.path?))
+    }
+
+    /// What kind of address `a` is for this peer: one of its candidates, or
+    /// peer-reflexive (seen on a packet, e.g. a NAT mapping).
+    pub fn kind_of(&self, a: SocketAddr) -> CandidateKind {
+        self.candidates
+            .iter()
+            .find(|c| c.addr == a)
+            .map(|c| c.kind)
+            .unwrap_or(CandidateKind::PeerReflexive)
+    }
+
+    pub fn owns_ip6(&self, ip: &Ipv6Addr, prefix: [u16; 4]) -> bool {
+        match self.ident {
+            Some(i) => i.uid.ip6(prefix) == *ip,
+            None => false,
+        }
+    }
+}

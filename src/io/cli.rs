@@ -1,0 +1,185 @@
+//! The library side of each `ipop` command. `main.rs` parses arguments and
+//! calls these; errors carry their exit status (2 = bad input).
+
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::config::{self, base64, ConfigError, Loaded, OverlayConfig};
+
+pub const DEFAULT_UCI_FILE: &str = "/etc/config/ipop";
+pub const DEFAULT_CONTROL_SOCKET: &str = "/var/run/ipop/ipop.sock";
+
+/// Where an overlay's config comes from.
+pub enum ConfigSource {
+    Json(PathBuf),
+    Uci { file: PathBuf, name: String },
+}
+
+#[derive(Debug)]
+pub enum CliError {
+    /// Bad command line (exit 2).
+    Usage(String),
+    /// Bad config (exit 2); the message names file, key and expectation.
+    Config(ConfigError),
+    /// Something failed at run time (exit 1).
+    Runtime(String),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) | CliError::Config(_) => 2,
+            CliError::Runtime(_) => 1,
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::Usage(m) | CliError::Runtime(m) => f.write_str(m),
+            CliError::Config(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<ConfigError> for CliError {
+    fn from(e: ConfigError) -> Self {
+        CliError::Config(e)
+    }
+}
+
+/// `-q` errors only, default warnings, `-v` info, `-vv` debug; RUST_LOG wins.
+pub fn init_logging(verbosity: i8) {
+    let level = match verbosity {
+        i8::MIN..=-1 => "error",
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let env = env_logger::Env::default().default_filter_or(level);
+    let _ = env_logger::Builder::from_env(env)
+        .format_timestamp_millis()
+        .try_init();
+}
+
+pub fn load(source: &ConfigSource, tap: Option<&str>) -> Result<Loaded, CliError> {
+    let mut loaded = match source {
+        ConfigSource::Json(path) => config::load_json(path)?,
+        ConfigSource::Uci { file, name } => temp_load_uci(file, name)?,
+    };
+    if let Some(t) = tap {
+        loaded.config.set_tap_name(t);
+    }
+    Ok(loaded)
+}
+
+fn report_ignored(loaded: &Loaded) {
+    for k in &loaded.ignored {
+        log::warn!("config key {} ignored: {}", k.key, k.why);
+    }
+}
+
+pub fn run(source: &ConfigSource, tap: Option<&str>, board: Option<&str>) -> Result<(), CliError> {
+    let loaded = load(source, tap)?;
+    report_ignored(&loaded);
+    if let ConfigSource::Uci { name, .. } = source {
+        if !loaded.enabled {
+            log::warn!("overlay '{name}' has enabled '0'; running it anyway because it was asked for by name");
+        }
+    }
+    let limits = super::limits::for_board(board)?;
+    super::run::run(loaded.config, tap, limits)
+}
+
+pub fn check(
+    source: &ConfigSource,
+    tap: Option<&str>,
+    board: Option<&str>,
+    online: bool,
+) -> Result<String, CliError> {
+    let loaded = load(source, tap)?;
+    let mut out = config::describe(&loaded.config);
+    for k in &loaded.ignored {
+        out.push_str(&format!("ignored  {}: {}\n", k.key, k.why));
+    }
+    out.push_str(&super::limits::describe(board)?);
+    if online {
+        out.push_str(&super::online::check(&loaded.config)?);
+    }
+    Ok(out)
+}
+
+pub fn control_socket_of(source: &ConfigSource) -> Result<PathBuf, CliError> {
+    Ok(load(source, None)?.config.control_socket)
+}
+
+pub fn status(socket: &Path, json: bool) -> Result<String, CliError> {
+    {
+        let _ = (socket, json);
+        Err(CliError::Runtime("TEMP".into()))
+    }
+}
+
+pub fn uci_export(json: &str, name: &str) -> Result<String, CliError> {
+    let loaded = config::load_json(Path::new(json))?;
+    Ok({
+        let _ = (loaded, name);
+        return Err(CliError::Runtime("TEMP".into()));
+    })
+}
+
+pub fn uci_import(file: &str, name: &str) -> Result<String, CliError> {
+    let loaded = temp_load_uci(Path::new(file), name)?;
+    Ok(config::to_json(&loaded.config))
+}
+
+pub fn genkey() -> Result<String, CliError> {
+    let k = super::keyfile::random_bytes().map_err(|e| CliError::Runtime(e.to_string()))?;
+    Ok(base64::encode(&k))
+}
+
+pub fn pubkey_from_stdin() -> Result<String, CliError> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|e| CliError::Runtime(format!("stdin: {e}")))?;
+    let secret = super::keyfile::parse_secret(&text).ok_or_else(|| {
+        CliError::Usage(
+            "stdin: expected a base64 private key (32 bytes) as `ipop genkey` prints".into(),
+        )
+    })?;
+    Ok(base64::encode(&super::keyfile::public_of(&secret)))
+}
+
+pub fn demo() -> Result<(), CliError> {
+    super::demo::demo()
+}
+
+pub fn sim_bench(nodes: usize, seed: u64) -> Result<String, CliError> {
+    {
+        let _ = (nodes, seed);
+        Err(CliError::Runtime("TEMP".into()))
+    }
+}
+
+impl OverlayConfig {
+    /// `--tap` overrides `tap_name` (and the defaults derived from it).
+    pub fn set_tap_name(&mut self, tap: &str) {
+        let default_key = config::default_key_file(&self.tap_name);
+        let default_sock = config::default_control_socket(&self.tap_name);
+        if self.key_file == default_key {
+            self.key_file = config::default_key_file(tap);
+        }
+        if self.control_socket == default_sock {
+            self.control_socket = config::default_control_socket(tap);
+        }
+        self.tap_name = tap.to_string();
+    }
+}
+
+// TEMP until the UCI reader lands.
+fn temp_load_uci(_: &Path, _: &str) -> Result<Loaded, CliError> {
+    Err(CliError::Runtime("TEMP".into()))
+}

@@ -1,0 +1,295 @@
+//! `ipop run`: the event loop of one overlay. Single-threaded: a smol
+//! `LocalExecutor` runs one task per input source (TAP, UDP, timers, control
+//! socket, signalling), all sharing the sans-IO `Node` through a `RefCell`.
+//! After every input the task drains the node's outputs with non-blocking
+//! writes; a full socket or TAP queue drops (and counts), never blocks.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::rc::Rc;
+use std::time::Duration;
+
+use async_io::{Async, Timer};
+use smol::channel;
+
+use super::cli::CliError;
+use super::keyfile;
+use super::tap::{Tap, TapSetup};
+use crate::config::OverlayConfig;
+use crate::core::node::{Dest, Node, NodeConfig, PeerInfo, Source};
+use crate::core::rng::Rng;
+use crate::core::time::Instant;
+
+/// Capacities from the board profile.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub pool_buffers: usize,
+    pub max_peers: usize,
+    pub mac_table: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            pool_buffers: 256,
+            max_peers: 128,
+            mac_table: 1024,
+        }
+    }
+}
+
+/// The shell's monotonic clock, as the core's `Instant`.
+#[derive(Clone, Copy)]
+pub struct Clock(std::time::Instant);
+
+impl Clock {
+    pub fn new() -> Clock {
+        Clock(std::time::Instant::now())
+    }
+    pub fn now(&self) -> Instant {
+        Instant::from_nanos(self.0.elapsed().as_nanos() as u64)
+    }
+    /// Unix time (ns) at this clock's zero.
+    pub fn unix_nanos_at_zero(&self) -> u64 {
+        let since_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        (since_epoch.saturating_sub(self.0.elapsed())).as_nanos() as u64
+    }
+
+    pub fn to_std(&self, t: Instant) -> std::time::Instant {
+        self.0 + Duration::from_nanos(t.as_nanos())
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock::new()
+    }
+}
+
+/// Counters of the shell itself (the core counts its own drops).
+#[derive(Default)]
+pub struct ShellStats {
+    pub udp_send_errors: Cell<u64>,
+    pub tap_write_errors: Cell<u64>,
+}
+
+/// What the tasks share.
+pub struct Shell {
+    pub node: RefCell<Node>,
+    pub udp: Async<UdpSocket>,
+    pub tap: Tap,
+    pub clock: Clock,
+    pub stats: ShellStats,
+    /// Nudges the timer task when an input may have moved the next deadline.
+    wake: channel::Sender<()>,
+    pub cfg: OverlayConfig,
+    pub local_port: u16,
+}
+
+impl Shell {
+    /// Carries out every queued output of the node.
+    pub fn flush(&self, node: &mut Node) {
+        while let Some((dest, bytes)) = node.poll_transmit() {
+            match dest {
+                Dest::Udp(to) => {
+                    if let Err(e) = self.udp.get_ref().send_to(bytes, to) {
+                        self.stats
+                            .udp_send_errors
+                            .set(self.stats.udp_send_errors.get() + 1);
+                        log::debug!("udp send to {to}: {e}");
+                    }
+                }
+                Dest::Tap => {
+                    if self.tap.try_write(bytes).is_err() {
+                        self.stats
+                            .tap_write_errors
+                            .set(self.stats.tap_write_errors.get() + 1);
+                    }
+                }
+            }
+        }
+        let _ = self.wake.try_send(());
+    }
+}
+
+/// Builds everything and runs until SIGINT/SIGTERM.
+pub fn run(cfg: OverlayConfig, tap_override: Option<&str>, limits: Limits) -> Result<(), CliError> {
+    let secret =
+        keyfile::load_or_create(&cfg.key_file).map_err(|e| CliError::Runtime(e.to_string()))?;
+    let mut setup = TapSetup::from_config(&cfg, tap_override);
+    setup.mtu = cfg.mtu.unwrap_or(setup.mtu);
+    let tap = Tap::create(&setup).map_err(|e| CliError::Runtime(e.to_string()))?;
+    log::info!(
+        "TAP {} up: {}/{}, MTU {}, {}",
+        setup.name,
+        setup.ip4,
+        setup.ip4_prefix,
+        setup.mtu,
+        if cfg.switchmode {
+            "switch mode"
+        } else {
+            "L3 mode"
+        }
+    );
+    let udp = UdpSocket::bind(("0.0.0.0", cfg.listen_port))
+        .map_err(|e| CliError::Runtime(format!("cannot bind UDP port {}: {e}", cfg.listen_port)))?;
+    let local_port = udp
+        .local_addr()
+        .map(|a| a.port())
+        .unwrap_or(cfg.listen_port);
+    let udp = Async::new(udp).map_err(|e| CliError::Runtime(format!("udp socket: {e}")))?;
+
+    let clock = Clock::new();
+    let seed = keyfile::random_bytes().map_err(|e| CliError::Runtime(e.to_string()))?;
+    let node_cfg = NodeConfig {
+        ip4: cfg.ip4,
+        ip4_prefix: cfg.ip4_mask,
+        ip6_prefix: cfg.ip6_prefix,
+        switchmode: cfg.switchmode,
+        static_secret: secret,
+        psk: cfg.psk(),
+        static_peers: resolve_static_peers(&cfg),
+        accept_unknown: !cfg.static_peers.is_empty() || cfg.xmpp_username.is_none(),
+        max_peers: limits.max_peers,
+        pool_buffers: limits.pool_buffers,
+        mtu: setup.mtu,
+        mac_table: limits.mac_table,
+        gossip_interval: Duration::from_secs(
+            (cfg.interval_management as u64 * cfg.timer_interval as u64).clamp(1, 3600),
+        ),
+        unix_nanos_at_zero: clock.unix_nanos_at_zero(),
+    };
+    let mut node = Node::new(node_cfg, Rng::from_seed(seed), clock.now());
+    node.set_tap_mac(tap.mac());
+    log::info!(
+        "node {} uid {} listening on UDP {local_port}",
+        cfg.ip4,
+        node.uid()
+    );
+
+    let (wake_tx, wake_rx) = channel::bounded(1);
+    let shell = Rc::new(Shell {
+        node: RefCell::new(node),
+        udp,
+        tap,
+        clock,
+        stats: ShellStats::default(),
+        wake: wake_tx,
+        cfg,
+        local_port,
+    });
+    super::candidates::refresh(&shell);
+
+    let ex = smol::LocalExecutor::new();
+    let result = smol::block_on(ex.run(async {
+        let _tap = ex.spawn(tap_task(shell.clone()));
+        let _udp = ex.spawn(udp_task(shell.clone()));
+        let _timers = ex.spawn(timer_task(shell.clone(), wake_rx));
+        let _control = ex.spawn(super::control_task::serve(shell.clone()));
+        let _netif = ex.spawn(super::candidates::watch(shell.clone()));
+        let _xmpp = ex.spawn(super::signalling::run(shell.clone()));
+        super::signals::wait_for_shutdown().await
+    }));
+    match Rc::try_unwrap(shell) {
+        Ok(shell) => shell.tap.shutdown(),
+        Err(_) => log::debug!("tasks still hold the shell; the TAP goes away with the process"),
+    }
+    result.map_err(|e| CliError::Runtime(format!("signal handling: {e}")))
+}
+
+fn resolve_static_peers(cfg: &OverlayConfig) -> Vec<(SocketAddr, [u8; 32])> {
+    let mut out = Vec::new();
+    for p in &cfg.static_peers {
+        match p
+            .endpoint
+            .to_socket_addrs()
+            .map(|mut a| a.find(|a| a.is_ipv4()))
+        {
+            Ok(Some(addr)) => out.push((addr, p.public_key)),
+            Ok(None) => log::warn!("static peer {}: no IPv4 address", p.endpoint),
+            Err(e) => log::warn!("static peer {}: {e}", p.endpoint),
+        }
+    }
+    out
+}
+
+async fn tap_task(shell: Rc<Shell>) {
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let n = match shell.tap.read(&mut buf).await {
+            Ok(n) => n,
+            Err(e) => {
+                log::error!("TAP read: {e}");
+                Timer::after(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let mut node = shell.node.borrow_mut();
+        node.handle_tap_frame(shell.clock.now(), &buf[..n]);
+        // Drain what else is ready before yielding: fewer wake-ups under load.
+        for _ in 0..32 {
+            match shell.tap.try_read(&mut buf) {
+                Ok(n) => node.handle_tap_frame(shell.clock.now(), &buf[..n]),
+                Err(_) => break,
+            }
+        }
+        shell.flush(&mut node);
+    }
+}
+
+async fn udp_task(shell: Rc<Shell>) {
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let (n, from) = match shell.udp.recv_from(&mut buf).await {
+            Ok(x) => x,
+            Err(e) => {
+                log::debug!("udp recv: {e}");
+                continue;
+            }
+        };
+        let mut node = shell.node.borrow_mut();
+        node.handle_datagram(shell.clock.now(), from, &mut buf[..n]);
+        for _ in 0..32 {
+            match shell.udp.get_ref().recv_from(&mut buf) {
+                Ok((n, from)) => node.handle_datagram(shell.clock.now(), from, &mut buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => break,
+            }
+        }
+        shell.flush(&mut node);
+    }
+}
+
+async fn timer_task(shell: Rc<Shell>, wake: channel::Receiver<()>) {
+    let mut timer = Timer::never();
+    loop {
+        let next = shell.node.borrow().poll_timeout();
+        match next {
+            Some(t) => timer.set_at(shell.clock.to_std(t)),
+            None => timer = Timer::never(),
+        }
+        let woke = smol::future::or(async { wake.recv().await.is_ok() }, async {
+            (&mut timer).await;
+            false
+        })
+        .await;
+        if woke {
+            continue;
+        }
+        let mut node = shell.node.borrow_mut();
+        node.handle_timeout(shell.clock.now());
+        shell.flush(&mut node);
+    }
+}
+
+/// Feeds a validated announcement (from signalling) to the node.
+pub fn announce(shell: &Shell, info: &PeerInfo, source: Source) {
+    let mut node = shell.node.borrow_mut();
+    if node.valid_info(info) {
+        node.handle_announce(shell.clock.now(), info, source);
+        shell.flush(&mut node);
+    }
+}

@@ -1,0 +1,140 @@
+//! The steady-state packet path (TAP -> encrypt -> UDP, and UDP -> decrypt ->
+//! TAP) performs no heap allocation: counted by a global allocator.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use ipop::core::node::{Dest, Node, NodeConfig};
+use ipop::core::rng::Rng;
+use ipop::core::time::Instant;
+
+struct Counting;
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    // Only the test's own thread counts: libtest's threads allocate too.
+    static COUNTING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn count() {
+    if COUNTING.with(|c| c.get()) {
+        ALLOCS.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        count();
+        System.alloc(l)
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        System.dealloc(p, l)
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        count();
+        System.realloc(p, l, n)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn public(s: [u8; 32]) -> [u8; 32] {
+    x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(s)).to_bytes()
+}
+
+fn cfg(i: u8, peer: Option<u8>) -> NodeConfig {
+    NodeConfig {
+        ip4: Ipv4Addr::new(10, 0, 3, i),
+        ip4_prefix: 24,
+        ip6_prefix: ipop::core::identity::DEFAULT_IP6_PREFIX,
+        switchmode: false,
+        static_secret: [i; 32],
+        psk: [9; 32],
+        static_peers: peer
+            .map(|p| vec![(addr(p), public([p; 32]))])
+            .unwrap_or_default(),
+        accept_unknown: true,
+        max_peers: 8,
+        pool_buffers: 32,
+        mtu: 1280,
+        mac_table: 16,
+        gossip_interval: Duration::from_secs(15),
+        unix_nanos_at_zero: 0,
+    }
+}
+
+fn addr(i: u8) -> SocketAddr {
+    SocketAddr::from(([10, 99, 0, i], 5800))
+}
+
+/// Moves every datagram `from` queued to `to`; returns how many frames
+/// `from` wrote to its own TAP.
+fn pump(
+    from: &mut Node,
+    from_addr: SocketAddr,
+    to: &mut Node,
+    now: Instant,
+    wire: &mut [u8],
+) -> usize {
+    let mut taps = 0;
+    while let Some((dest, bytes)) = from.poll_transmit() {
+        match dest {
+            Dest::Udp(_) => {
+                let n = bytes.len();
+                wire[..n].copy_from_slice(bytes);
+                to.handle_datagram(now, from_addr, &mut wire[..n]);
+            }
+            Dest::Tap => taps += 1,
+        }
+    }
+    taps
+}
+
+/// Pumps both ways until nothing moves; returns TAP frames written.
+fn settle(a: &mut Node, b: &mut Node, now: Instant, wire: &mut [u8]) -> usize {
+    let mut taps = 0;
+    for _ in 0..8 {
+        taps += pump(a, addr(1), b, now, wire);
+        taps += pump(b, addr(2), a, now, wire);
+    }
+    taps
+}
+
+#[test]
+fn packet_path_does_not_allocate() {
+    let mut now = Instant::from_secs(1);
+    let mut a = Node::new(cfg(1, Some(2)), Rng::from_seed([1; 32]), now);
+    let mut b = Node::new(cfg(2, None), Rng::from_seed([2; 32]), now);
+    let mut wire = vec![0u8; 4096];
+    // Handshake and first gossip (these may allocate: peers are added).
+    for _ in 0..5 {
+        a.handle_timeout(now);
+        settle(&mut a, &mut b, now, &mut wire);
+        now += Duration::from_millis(100);
+    }
+    let mut frame = vec![0u8; 1294];
+    frame[12..14].copy_from_slice(&[0x08, 0x00]);
+    frame[14] = 0x45;
+    frame[26..30].copy_from_slice(&[10, 0, 3, 1]);
+    frame[30..34].copy_from_slice(&[10, 0, 3, 2]);
+    let mut back = frame.clone();
+    back[26..30].copy_from_slice(&[10, 0, 3, 2]);
+    back[30..34].copy_from_slice(&[10, 0, 3, 1]);
+
+    COUNTING.with(|c| c.set(true));
+    let before = ALLOCS.load(Ordering::SeqCst);
+    let mut delivered = 0;
+    for _ in 0..2000 {
+        a.handle_tap_frame(now, &frame);
+        b.handle_tap_frame(now, &back);
+        delivered += settle(&mut a, &mut b, now, &mut wire);
+        now += Duration::from_micros(50);
+    }
+    let allocs = ALLOCS.load(Ordering::SeqCst) - before;
+    COUNTING.with(|c| c.set(false));
+    assert_eq!(delivered, 4000, "every frame crossed the link");
+    assert_eq!(allocs, 0, "heap allocations on the packet path");
+}
