@@ -224,6 +224,9 @@ impl ControlServer {
                 Step::Drop(why) => {
                     if let Some(p) = self.pending.take() {
                         log::debug!("control: dropping a client: {why}");
+                        // Unread input would turn our close into ECONNRESET
+                        // at the client and hide the error line from it.
+                        drain(p.stream.get_ref());
                         let _ = ControlReply { stream: p.stream }.send(&format!("error: {why}\n"));
                     }
                 }
@@ -243,6 +246,38 @@ impl ControlServer {
                             let _ = reply.send(&text);
                         }
                     }
+                }
+            }
+        }
+    }
+}
+
+/// Discards whatever input is queued (bounded; never waits).
+fn drain(stream: &UnixStream) {
+    let mut scratch = [0u8; 512];
+    for _ in 0..8 {
+        match (&*stream).read(&mut scratch) {
+            Ok(n) if n > 0 => {}
+            _ => break,
+        }
+    }
+}
+
+impl ControlServer {
+    /// Answers requests for as long as the future is polled, with
+    /// `reply_for` computing each answer (a task on the loop's executor).
+    /// Accept failures (e.g. out of descriptors) are logged and retried.
+    pub async fn serve(mut self, mut reply_for: impl FnMut(Request) -> String) {
+        loop {
+            match self.accept_request().await {
+                Ok((req, reply)) => {
+                    if let Err(e) = reply.send(&reply_for(req)) {
+                        log::debug!("control: reply not delivered: {e}");
+                    }
+                }
+                Err(e) => {
+                    log::warn!("control socket {}: accept: {e}", self.path.display());
+                    Timer::after(Duration::from_millis(100)).await;
                 }
             }
         }
@@ -428,7 +463,10 @@ mod tests {
         client: impl FnOnce() -> T + Send + 'static,
     ) -> T {
         let t = std::thread::spawn(client);
-        smol::block_on(serve(server, n));
+        smol::block_on(smol::future::or(serve(server, n), async {
+            Timer::after(Duration::from_secs(10)).await;
+            panic!("server did not see {n} good requests (client failed?)");
+        }));
         t.join().unwrap()
     }
 
@@ -607,6 +645,43 @@ mod tests {
         let mut out = String::new();
         client.read_to_string(&mut out).unwrap();
         assert_eq!(out, "ok\n");
+    }
+
+    #[test]
+    fn serve_runs_a_callback_per_request() {
+        let dir = TempDir::new("serve");
+        let path = dir.0.join("ipop.sock");
+        let server = ControlServer::bind(&path).unwrap();
+        let p = path.clone();
+        let client = std::thread::spawn(move || {
+            [
+                query(&p, false).unwrap(),
+                query(&p, true).unwrap(),
+                query(&p, false).unwrap(),
+            ]
+        });
+        let mut count = 0;
+        let served = server.serve(|req| {
+            count += 1;
+            format!("{count} {req:?}\n")
+        });
+        let replies = smol::block_on(smol::future::or(
+            async {
+                served.await;
+                None
+            },
+            async { Some(smol::unblock(move || client.join().unwrap()).await) },
+        ));
+        assert_eq!(
+            replies,
+            Some([
+                "1 Status { json: false }\n".to_string(),
+                "2 Status { json: true }\n".to_string(),
+                "3 Status { json: false }\n".to_string()
+            ])
+        );
+        // Dropping the serve future dropped the server: the socket is gone.
+        assert!(!path.exists());
     }
 
     #[test]

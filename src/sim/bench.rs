@@ -18,6 +18,9 @@ pub struct BenchReport {
     pub seed: u64,
     /// Real time the whole run took.
     pub wall: Duration,
+    /// CPU time this process used (user + system), if the OS says; on a
+    /// shared machine this is the fairer figure.
+    pub cpu: Option<Duration>,
     /// Peak resident memory of this process (VmHWM, KiB), if the OS says.
     pub peak_rss_kib: Option<u64>,
     /// Virtual time from the last join until every successor set was right.
@@ -76,6 +79,7 @@ pub fn bench(n: usize, seed: u64) -> BenchReport {
         nodes: n,
         seed,
         wall: started.elapsed(),
+        cpu: cpu_time(),
         peak_rss_kib: peak_rss_kib(),
         successors_converged: succ,
         converged: all,
@@ -100,6 +104,20 @@ fn peak_rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// utime + stime from /proc/self/stat (Linux).
+fn cpu_time() -> Option<Duration> {
+    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields overall.
+    let rest = s.rsplit_once(')')?.1;
+    let mut f = rest.split_whitespace().skip(11);
+    let ticks: u64 = f.next()?.parse::<u64>().ok()? + f.next()?.parse::<u64>().ok()?;
+    // SAFETY: sysconf only reads a constant of the C library.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let hz = u64::try_from(hz).ok().filter(|&h| h > 0)?;
+    Some(Duration::from_millis(ticks * 1000 / hz))
+}
+
 fn secs(d: Option<Duration>) -> String {
     d.map_or_else(
         || "not within limit".to_string(),
@@ -115,6 +133,9 @@ impl fmt::Display for BenchReport {
             self.nodes, self.seed
         )?;
         writeln!(f, "wall time            {:.1} s", self.wall.as_secs_f64())?;
+        if let Some(c) = self.cpu {
+            writeln!(f, "cpu time             {:.1} s", c.as_secs_f64())?;
+        }
         match self.peak_rss_kib {
             Some(k) => writeln!(f, "peak memory (VmHWM)  {:.1} MiB", k as f64 / 1024.0)?,
             None => writeln!(f, "peak memory (VmHWM)  unknown")?,

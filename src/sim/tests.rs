@@ -184,3 +184,22 @@ fn a_seed_replays_exactly() {
     assert_eq!(run(5), run(5));
     assert_ne!(run(5).0, run(6).0);
 }
+
+#[test]
+fn bench_reports_a_small_run() {
+    let r = bench(40, 3);
+    assert_eq!(
+        (r.nodes, r.seed, r.pairs, r.unreachable),
+        (40, 3, 10_000, 0)
+    );
+    assert!(r.converged.is_some() && r.successors_converged <= r.converged);
+    // 40 nodes with 20 successors each: everyone is within 2 hops.
+    assert!(r.hops.3 <= 2 && r.hops.0 >= 1, "{:?}", r.hops);
+    assert!(r.links.0 >= 20 && r.links.2 <= 39, "{:?}", r.links);
+    let text = r.to_string();
+    assert!(
+        text.starts_with("nodes                40 (seed 3)\n"),
+        "{text}"
+    );
+    assert!(text.contains("(10000 pairs, 0 unreachable)"), "{text}");
+}

@@ -164,7 +164,7 @@ pub struct Topology {
     cfg: TopologyConfig,
     me: Uid,
     rng: Rng,
-    /// Every link being built or up.
+    /// Every link being built or up, sorted by UID.
     peers: Vec<Peer>,
     /// UIDs of up links, sorted ascending (the datapath's routing table).
     up: Vec<Uid>,
@@ -286,7 +286,7 @@ impl Topology {
             return false;
         }
         let expires = now + self.cfg.ttl_link_initial;
-        self.peers.push(Peer {
+        self.insert_peer(Peer {
             uid: from,
             roles: Roles::INBOUND,
             state: LinkState::Linking,
@@ -316,7 +316,7 @@ impl Topology {
                 was == LinkState::Linking
             }
             None if count < cap => {
-                self.peers.push(Peer {
+                self.insert_peer(Peer {
                     uid,
                     roles: Roles::INBOUND,
                     state: LinkState::Up,
@@ -400,9 +400,9 @@ impl Topology {
         Some(a)
     }
 
-    /// Writes the next control message into `buf` (2 + 20·`num_successors`
-    /// bytes suffice for every message). Drain until None after every input.
-    /// A message that does not fit is dropped and counted.
+    /// Writes the next control message into `buf` (at least
+    /// [`max_message_len`](Self::max_message_len) bytes). Drain until None
+    /// after every input. A message that does not fit is dropped and counted.
     pub fn poll_transmit(&mut self, buf: &mut [u8]) -> Option<Transmit> {
         while let Some((via, m)) = self.outbox.pop_front() {
             match wire::emit_chord(buf, &m) {
@@ -423,6 +423,13 @@ impl Topology {
             }
         }
         None
+    }
+
+    /// The longest control message this topology writes: an advertisement
+    /// of `num_successors` UIDs or a `found_chord`, whichever is longer.
+    pub fn max_message_len(&self) -> usize {
+        let k = usize::from(self.cfg.num_successors).min(wire::MAX_ADVERTISED);
+        (2 + k * Uid::LEN).max(wire::FOUND_CHORD_LEN)
     }
 
     /// When to call [`handle_timeout`](Self::handle_timeout) next. None until
@@ -489,11 +496,20 @@ impl Topology {
     }
 
     fn peer(&self, uid: &Uid) -> Option<&Peer> {
-        self.peers.iter().find(|p| &p.uid == uid)
+        let i = self.peers.binary_search_by(|p| p.uid.cmp(uid)).ok()?;
+        self.peers.get(i)
     }
 
     fn peer_mut(&mut self, uid: &Uid) -> Option<&mut Peer> {
-        self.peers.iter_mut().find(|p| &p.uid == uid)
+        let i = self.peers.binary_search_by(|p| p.uid.cmp(uid)).ok()?;
+        self.peers.get_mut(i)
+    }
+
+    /// Adds a link, keeping `peers` sorted by UID (callers checked it is new).
+    fn insert_peer(&mut self, p: Peer) {
+        if let Err(i) = self.peers.binary_search_by(|q| q.uid.cmp(&p.uid)) {
+            self.peers.insert(i, p);
+        }
     }
 
     fn drop(&mut self, r: DropReason) {
@@ -536,7 +552,7 @@ impl Topology {
             p.roles.insert(bit);
             return;
         }
-        self.peers.push(Peer {
+        self.insert_peer(Peer {
             uid,
             roles: bit,
             state: LinkState::Linking,
@@ -558,10 +574,10 @@ impl Topology {
 
     /// Forgets the link to `uid`; asks the node to close it if `disconnect`.
     fn remove_peer(&mut self, uid: &Uid, disconnect: bool) {
-        let Some(i) = self.peers.iter().position(|p| &p.uid == uid) else {
+        let Ok(i) = self.peers.binary_search_by(|p| p.uid.cmp(uid)) else {
             return;
         };
-        self.peers.swap_remove(i);
+        self.peers.remove(i);
         if let Ok(i) = self.up.binary_search(uid) {
             self.up.remove(i);
         }

@@ -223,6 +223,9 @@ fn advertisement_lists_links_closest_to_the_receiver() {
         ]
     );
     assert_eq!(tp.stats().adverts_sent, 4);
+    assert_eq!(tp.max_message_len(), 63);
+    let defaults = Topology::new(TopologyConfig::default(), u(1), Rng::from_seed([0; 32]));
+    assert_eq!(defaults.max_message_len(), 402);
 }
 
 #[test]
