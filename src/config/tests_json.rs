@@ -477,6 +477,26 @@ fn missing_file() {
 }
 
 #[test]
+fn directories_and_huge_files_are_refused() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    assert_eq!(
+        load_json(&dir).unwrap_err().to_string(),
+        format!("{}: cannot read config: is a directory", dir.display())
+    );
+    let big = std::env::temp_dir().join(format!("ipop-config-test-{}.json", std::process::id()));
+    std::fs::write(&big, vec![b' '; (MAX_CONFIG_BYTES + 1) as usize]).unwrap();
+    let e = load_uci(&big, "o").unwrap_err().to_string();
+    std::fs::remove_file(&big).unwrap();
+    assert_eq!(
+        e,
+        format!(
+            "{}: cannot read config: larger than 1048576 bytes",
+            big.display()
+        )
+    );
+}
+
+#[test]
 fn seed_files_from_disk() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let outer = load_json(&dir.join("seed-outer.json")).unwrap();
