@@ -152,6 +152,7 @@ pub fn run(cfg: OverlayConfig, tap_override: Option<&str>, limits: Limits) -> Re
     );
     let udp = UdpSocket::bind(("0.0.0.0", cfg.listen_port))
         .map_err(|e| CliError::Runtime(format!("cannot bind UDP port {}: {e}", cfg.listen_port)))?;
+    grow_socket_buffers(&udp);
     let local_port = udp
         .local_addr()
         .map(|a| a.port())
