@@ -263,6 +263,27 @@ fn drain(stream: &UnixStream) {
     }
 }
 
+impl ControlServer {
+    /// Answers requests for as long as the future is polled, with
+    /// `reply_for` computing each answer (a task on the loop's executor).
+    /// Accept failures (e.g. out of descriptors) are logged and retried.
+    pub async fn serve(mut self, mut reply_for: impl FnMut(Request) -> String) {
+        loop {
+            match self.accept_request().await {
+                Ok((req, reply)) => {
+                    if let Err(e) = reply.send(&reply_for(req)) {
+                        log::debug!("control: reply not delivered: {e}");
+                    }
+                }
+                Err(e) => {
+                    log::warn!("control socket {}: accept: {e}", self.path.display());
+                    Timer::after(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+}
+
 /// Reads what has arrived of the request line, or times out.
 async fn read_step(p: &mut Pending) -> Step {
     if p.len == p.buf.len() {
@@ -624,6 +645,43 @@ mod tests {
         let mut out = String::new();
         client.read_to_string(&mut out).unwrap();
         assert_eq!(out, "ok\n");
+    }
+
+    #[test]
+    fn serve_runs_a_callback_per_request() {
+        let dir = TempDir::new("serve");
+        let path = dir.0.join("ipop.sock");
+        let server = ControlServer::bind(&path).unwrap();
+        let p = path.clone();
+        let client = std::thread::spawn(move || {
+            [
+                query(&p, false).unwrap(),
+                query(&p, true).unwrap(),
+                query(&p, false).unwrap(),
+            ]
+        });
+        let mut count = 0;
+        let served = server.serve(|req| {
+            count += 1;
+            format!("{count} {req:?}\n")
+        });
+        let replies = smol::block_on(smol::future::or(
+            async {
+                served.await;
+                None
+            },
+            async { Some(smol::unblock(move || client.join().unwrap()).await) },
+        ));
+        assert_eq!(
+            replies,
+            Some([
+                "1 Status { json: false }\n".to_string(),
+                "2 Status { json: true }\n".to_string(),
+                "3 Status { json: false }\n".to_string()
+            ])
+        );
+        // Dropping the serve future dropped the server: the socket is gone.
+        assert!(!path.exists());
     }
 
     #[test]

@@ -127,7 +127,11 @@ pub fn install_signal_handlers() -> io::Result<Signals> {
 pub async fn wait_for_shutdown() -> io::Result<()> {
     let signals = install_signal_handlers()?;
     let sig = signals.recv().await?;
-    let name = if sig == libc::SIGINT { "SIGINT" } else { "SIGTERM" };
+    let name = if sig == libc::SIGINT {
+        "SIGINT"
+    } else {
+        "SIGTERM"
+    };
     log::info!("{name}: shutting down");
     Ok(())
 }

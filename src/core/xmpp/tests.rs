@@ -578,7 +578,10 @@ fn secrets_never_printed() {
         include_str!("client.rs"),
         include_str!("client/handlers.rs"),
         include_str!("scram.rs"),
-        include_str!("../../io/xmpp.rs"),
+        include_str!("../../io/xmpp/mod.rs"),
+        include_str!("../../io/xmpp/conn.rs"),
+        include_str!("../../io/xmpp/probe.rs"),
+        include_str!("../../io/xmpp/tls.rs"),
     ];
     for src in sources {
         for stmt in src.split("log::").skip(1) {
