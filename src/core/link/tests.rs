@@ -506,3 +506,36 @@ fn strangers_without_the_psk_cannot_crowd_out_peers() {
     assert_eq!(b.find_peer(&a.public_key()), Some(ba));
     assert!(b.is_established(ba));
 }
+
+#[test]
+fn only_the_latest_initiation_can_complete() {
+    let mut p = Pair::new();
+    let mut out = [0u8; 256];
+    let n = p.a.initiate(p.now, p.ab, &mut out).unwrap();
+    let first = out[..n].to_vec();
+    p.advance(REKEY_TIMEOUT + REKEY_TIMEOUT_JITTER_MAX);
+    let (_, n) = p.a.poll_transmit(p.now, &mut out).unwrap();
+    let second = out[..n].to_vec();
+    assert_ne!(first[4..8], second[4..8], "fresh index");
+    let Got::Reply(_, late) = deliver(&mut p.b, p.now, p.addr_a, &first) else {
+        panic!()
+    };
+    assert_eq!(
+        deliver(&mut p.a, p.now, p.addr_b, &late),
+        Got::Dropped(DropReason::UnknownIndex)
+    );
+    let Got::Reply(_, resp) = deliver(&mut p.b, p.now, p.addr_a, &second) else {
+        panic!()
+    };
+    assert_eq!(
+        deliver(&mut p.a, p.now, p.addr_b, &resp),
+        Got::Established(p.ab)
+    );
+    let peer = p.a.peers[usize::from(p.ab.0)].as_ref().unwrap();
+    let used = peer
+        .slots
+        .iter()
+        .filter(|s| !matches!(s, peer::Slot::Free))
+        .count();
+    assert_eq!(used, 1, "no orphaned handshake slots");
+}
