@@ -322,18 +322,33 @@ fn replayed_initiation_is_stale() {
         deliver(&mut p.b, p.now, p.addr_a, &init),
         Got::Reply(..)
     ));
+    // A copy (the node sends one to each candidate address) costs no DH.
+    let dh = p.b.dh_operations();
     p.advance(Duration::from_secs(1));
     assert_eq!(
         deliver(&mut p.b, p.now, p.addr_a, &init),
         Got::Dropped(DropReason::StaleTimestamp)
     );
-    // After the peer has been silent for the grace period, an old timestamp
-    // is accepted again (the peer may have restarted without a wall clock).
+    assert_eq!(p.b.dh_operations(), dh);
+    // A restarted A (same key, no wall clock: its timestamps start low) is
+    // refused while B still hears the old A ...
+    let mut a2 = links(1, [7; 32]);
+    let a2b = a2.add_peer(p.b.public_key()).unwrap();
+    let n = a2.initiate(Instant::from_secs(1), a2b, &mut out).unwrap();
+    let restarted = out[..n].to_vec();
+    assert_eq!(
+        deliver(&mut p.b, p.now, p.addr_a, &restarted),
+        Got::Dropped(DropReason::StaleTimestamp)
+    );
+    // ... and accepted once A has been silent for the grace period.
     p.advance(STALE_TIMESTAMP_GRACE);
-    assert!(matches!(
-        deliver(&mut p.b, p.now, p.addr_a, &init),
-        Got::Reply(..)
-    ));
+    let Got::Reply(Some(_), resp) = deliver(&mut p.b, p.now, p.addr_a, &restarted) else {
+        panic!()
+    };
+    assert_eq!(
+        deliver(&mut a2, p.now, p.addr_b, &resp),
+        Got::Established(a2b)
+    );
 }
 
 #[test]
