@@ -31,6 +31,8 @@ pub struct Profile {
     pub buffer_size: u32,
     pub max_peers: u32,
     pub max_links: u32,
+    /// Switch mode: most MAC addresses in the learning table.
+    pub mac_table: u32,
     /// Largest XMPP stanza accepted, bytes.
     pub xmpp_buffer: u32,
     /// Default LAN bridge for switch mode; None if `-`.
@@ -164,6 +166,7 @@ const KEYS: &[&str] = &[
     "buffer_size",
     "max_peers",
     "max_links",
+    "mac_table",
     "xmpp_buffer",
     "lan_bridge",
     "wan_dev",
@@ -199,6 +202,15 @@ pub fn load(arg: &str) -> Result<Profile, BoardError> {
     }
 }
 
+/// What `ipop run/check [--board ARG]` applies: [`load`] of ARG when given
+/// (also from the config's `board` key), else [`detect`].
+pub fn select(arg: Option<&str>) -> Result<Profile, BoardError> {
+    match arg {
+        Some(a) => load(a),
+        None => Ok(detect()),
+    }
+}
+
 /// Every built-in profile.
 pub fn all() -> Vec<Profile> {
     NAMES.iter().filter_map(|n| by_name(n).ok()).collect()
@@ -206,7 +218,7 @@ pub fn all() -> Vec<Profile> {
 
 /// Parse one profile file. `origin` names it in error messages.
 pub fn parse(text: &str, origin: &str) -> Result<Profile, BoardError> {
-    let mut values: [Option<(usize, &str)>; 14] = [None; 14];
+    let mut values: [Option<(usize, &str)>; 15] = [None; 15];
     for (i, raw) in text.lines().enumerate() {
         let line_no = i + 1;
         let line = raw.trim();
@@ -254,6 +266,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Profile, BoardError> {
         buffer_size: f.number("buffer_size", BUFFER_SIZE_RANGE.0, BUFFER_SIZE_RANGE.1)?,
         max_peers: f.number("max_peers", 2, 1 << 20)?,
         max_links: f.number("max_links", 1, 1 << 20)?,
+        mac_table: f.number("mac_table", 16, 1 << 20)?,
         xmpp_buffer: f.number("xmpp_buffer", 4096, 1 << 20)?,
         lan_bridge: f.optional_name("lan_bridge")?,
         wan_dev: f.optional_name("wan_dev")?,
@@ -266,7 +279,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Profile, BoardError> {
 /// The parsed `key = value` pairs of one file, with their line numbers.
 struct Fields<'a> {
     origin: &'a str,
-    values: [Option<(usize, &'a str)>; 14],
+    values: [Option<(usize, &'a str)>; 15],
 }
 
 impl<'a> Fields<'a> {
@@ -332,6 +345,7 @@ impl<'a> Fields<'a> {
             "buffer_size" => "an integer from 1600 to 65535",
             "max_peers" => "an integer from 2 to 1048576",
             "max_links" => "an integer from 1 to 1048576",
+            "mac_table" => "an integer from 16 to 1048576",
             "xmpp_buffer" => "an integer from 4096 to 1048576",
             _ => "an integer in range",
         };
@@ -388,7 +402,7 @@ impl Profile {
              \x20 target: {}, OpenWrt arch: {}, CPU: {}, RAM: {} MB\n\
              \x20 memory budget: {} KiB per overlay\n\
              \x20 packet buffers: {} x {} B = {} KiB\n\
-             \x20 max peers: {}, max links: {}\n\
+             \x20 max peers: {}, max links: {}, MAC table: {}\n\
              \x20 XMPP stanza buffer: {} B\n\
              \x20 default LAN bridge: {}, underlay device: {}\n",
             self.name,
@@ -404,6 +418,7 @@ impl Profile {
             self.pool_bytes() / 1024,
             self.max_peers,
             self.max_links,
+            self.mac_table,
             self.xmpp_buffer,
             or_none(&self.lan_bridge),
             or_none(&self.wan_dev),
@@ -534,6 +549,7 @@ fn fallback() -> Profile {
         buffer_size: 1600,
         max_peers: 64,
         max_links: 24,
+        mac_table: 256,
         xmpp_buffer: 8192,
         lan_bridge: None,
         wan_dev: None,
@@ -596,6 +612,15 @@ mod tests {
         assert_eq!((p.pool_buffers, p.buffer_size), (256, 1600));
         assert_eq!(p.pool_bytes(), 409_600);
         assert_eq!((p.max_peers, p.max_links, p.xmpp_buffer), (256, 64, 16384));
+        assert_eq!(p.mac_table, 1024);
+        assert_eq!(select(Some("mt7621")).unwrap(), p);
+        assert!(select(None).unwrap().origin.starts_with("detected ("));
+        assert_eq!(
+            select(Some("nope")).unwrap_err(),
+            BoardError::UnknownBoard {
+                name: "nope".into()
+            }
+        );
         assert_eq!(p.lan_bridge.as_deref(), Some("br-lan"));
         assert_eq!(p.origin, "boards/mt7621.conf (built in)");
     }
@@ -665,7 +690,7 @@ mod tests {
         assert!(err(&s.replace("cpu =", "cpus =")).starts_with("my.conf:7: unknown key 'cpus'"));
         assert_eq!(
             err(&format!("{s}max_peers = 3\n")),
-            "my.conf:17: key 'max_peers' given twice"
+            "my.conf:18: key 'max_peers' given twice"
         );
         assert_eq!(
             err(&s.replace("xmpp_buffer = 16384\n", "")),
@@ -849,7 +874,7 @@ mod tests {
              650-775 MHz, RAM: 64 MB\n\
              \x20 memory budget: 6144 KiB per overlay\n\
              \x20 packet buffers: 128 x 1600 B = 200 KiB\n\
-             \x20 max peers: 64, max links: 24\n\
+             \x20 max peers: 64, max links: 24, MAC table: 256\n\
              \x20 XMPP stanza buffer: 8192 B\n\
              \x20 default LAN bridge: br-lan, underlay device: wan\n"
         );

@@ -16,6 +16,7 @@ usage:
   ipop status [--json] [--socket PATH | --config FILE.json | --uci NAME [--uci-file FILE]]
   ipop uci export --config FILE.json --name NAME
   ipop uci import --uci-file FILE --name NAME
+  ipop uci show [--uci-file FILE]
   ipop genkey             print a new private key (base64)
   ipop pubkey             read a private key on stdin, print its public key
   ipop demo               three nodes in network namespaces, no server (root)
@@ -192,7 +193,15 @@ fn dispatch(args: &[String]) -> Result<ExitCode, CliError> {
                     "{}",
                     cli::uci_import(f.required("--uci-file")?, f.required("--name")?)?
                 ),
-                _ => return Err(CliError::Usage("uci needs 'export' or 'import'".into())),
+                Some("show") => print!(
+                    "{}",
+                    cli::uci_show(f.get("--uci-file").unwrap_or(cli::DEFAULT_UCI_FILE))?
+                ),
+                _ => {
+                    return Err(CliError::Usage(
+                        "uci needs 'export', 'import' or 'show'".into(),
+                    ))
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

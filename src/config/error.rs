@@ -77,7 +77,7 @@ pub(crate) fn show_got(text: &str) -> String {
     format!("{short:?}")
 }
 
-fn at(file: &PathBuf, line: Option<u32>) -> String {
+fn at(file: &std::path::Path, line: Option<u32>) -> String {
     match line {
         Some(l) => format!("{}:{l}", file.display()),
         None => format!("{}", file.display()),

@@ -450,7 +450,7 @@ impl Ctx<'_> {
         }
         if let Some(m) = members.iter().find(|m| !names.contains(&m.key.as_str())) {
             return Err(self.value_err(
-                &format!("{key}.{}", m.key),
+                &format!("{key}.{}", printable(&m.key)),
                 &m.item,
                 format!("only the keys {}", names.join(", ")),
             ));
@@ -508,10 +508,51 @@ impl Ctx<'_> {
     }
 }
 
+/// A user-written key name made safe for a one-line message.
+fn printable(s: &str) -> String {
+    if s.chars().any(char::is_control) {
+        format!("{s:?}")
+    } else {
+        s.to_string()
+    }
+}
+
+/// Keys of other IPOP versions that ipop reads as one of its own keys:
+/// 16.08's `XmppClient` section holds the XMPP account.
+fn alias(section: &str, key: &str) -> Option<&'static keys::Key> {
+    match (section, key) {
+        ("CFx", "ip4") => find_json("BaseTopologyManager", "ip4"),
+        ("XmppClient", "xmpp_username" | "xmpp_password" | "xmpp_host" | "xmpp_port") => {
+            find_json("CFx", key)
+        }
+        ("XmppClient", "xmpp_accept_untrusted_server") => find_json("CFx", "xmpp_insecure"),
+        ("XmppClient", "truststore") => find_json("CFx", "xmpp_ca_file"),
+        _ => None,
+    }
+}
+
+/// Why keys of other IPOP versions do nothing.
+fn legacy_why(section: &str, key: &str) -> Option<&'static str> {
+    match (section, key) {
+        ("XmppClient", "xmpp_authentication_method" | "certdirectory" | "certfile" | "keyfile") => {
+            Some("ipop logs in to XMPP with a password (SASL SCRAM-SHA-1, or PLAIN inside TLS); client certificates are not supported")
+        }
+        ("CFx", "wait_time" | "icc" | "icc_port" | "multihop_cl" | "multihop_ihc" | "multihop_hl" | "multihop_tl" | "multihop_sr") => {
+            Some("IPOP 15.x controller key, unused since 16.01; ipop's overlay forwarding needs no settings")
+        }
+        ("CFx", "stat_report") => Some("IPOP 15.x key; ipop never reports usage to a third-party server"),
+        ("CFx", "router_ip" | "router_ip4_mask") => {
+            Some("IPOP 15.x router-mode key; ipop's router mode is subnet_mask")
+        }
+        _ => None,
+    }
+}
+
 fn section_why(section: &str) -> &'static str {
     match section {
-        "XmppClient" => "IPOP 16.08 section; ipop reads the XMPP account from CFx (xmpp_username, xmpp_password, xmpp_host, xmpp_port)",
-        "Watchdog" | "Monitor" | "AddressMapper" => "SocialVPN module; ipop implements GroupVPN only",
+        "Watchdog" | "Monitor" | "AddressMapper" => {
+            "SocialVPN module; ipop implements GroupVPN only"
+        }
         _ => "unknown section, not part of the IPOP 16.01 GroupVPN format",
     }
 }
@@ -539,31 +580,27 @@ pub(crate) fn load_str(text: &str, file: &Path) -> Result<Loaded, ConfigError> {
     let mut btm_ip4: Option<std::net::Ipv4Addr> = None;
     for sec in sections {
         let name = sec.key.as_str();
-        let known = SECTIONS.contains(&name);
+        let known = SECTIONS.contains(&name) || name == "XmppClient";
         let Node::Object(members) = &sec.item.node else {
             if known {
                 return Err(ctx.value_err(name, &sec.item, "an object of keys".into()));
             }
-            b.ignore(name.to_string(), section_why(name));
+            b.ignore(printable(name), section_why(name));
             continue;
         };
         if !known {
-            b.ignore(name.to_string(), section_why(name));
+            b.ignore(printable(name), section_why(name));
             continue;
         }
         for m in members {
-            let dotted = format!("{name}.{}", m.key);
+            let dotted = format!("{name}.{}", printable(&m.key));
             if seen.contains(&dotted) {
                 b.ignore(dotted.clone(), "duplicate key: the last value wins");
             } else {
                 seen.push(dotted.clone());
             }
             let is_null = matches!(m.item.node, Node::Scalar("null"));
-            let lookup = if name == "CFx" && m.key == "ip4" {
-                find_json("BaseTopologyManager", "ip4")
-            } else {
-                find_json(name, &m.key)
-            };
+            let lookup = alias(name, &m.key).or_else(|| find_json(name, &m.key));
             if let Some(k) = lookup {
                 if is_null {
                     continue;
@@ -579,7 +616,9 @@ pub(crate) fn load_str(text: &str, file: &Path) -> Result<Loaded, ConfigError> {
                     }
                 }
                 b.apply(k, v);
-            } else if let Some(why) = generic_key_why(name, &m.key) {
+            } else if let Some(why) =
+                legacy_why(name, &m.key).or_else(|| generic_key_why(name, &m.key))
+            {
                 b.ignore(dotted, why);
             } else {
                 b.ignore(dotted, "unknown key, not part of the IPOP 16.01 format");

@@ -156,14 +156,14 @@ pub fn load_json(path: &Path) -> Result<Loaded, ConfigError> {
 /// Reads the `config overlay 'NAME'` section of a UCI file (`NAME` may
 /// also be `@overlay[N]`, the N-th overlay section).
 pub fn load_uci(path: &Path, name: &str) -> Result<Loaded, ConfigError> {
-    let data = std::fs::read(path).map_err(|e| read_error(path, &e))?;
+    let data = read_bytes(path)?;
     uci_map::load_bytes(&data, path, name)
 }
 
 /// The named `config overlay` sections of a UCI file, in file order, with
 /// their `enabled` flag (absent = enabled).
 pub fn uci_overlays(path: &Path) -> Result<Vec<(String, bool)>, ConfigError> {
-    let data = std::fs::read(path).map_err(|e| read_error(path, &e))?;
+    let data = read_bytes(path)?;
     uci_map::overlays(&data, path)
 }
 
@@ -179,8 +179,28 @@ pub(crate) fn read_error(path: &Path, e: &std::io::Error) -> ConfigError {
     }
 }
 
+/// Config files larger than this are refused (a mistake, not a config).
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>, ConfigError> {
+    let meta = std::fs::metadata(path).map_err(|e| read_error(path, &e))?;
+    if meta.is_dir() {
+        return Err(ConfigError::Read {
+            file: path.to_path_buf(),
+            reason: "is a directory".into(),
+        });
+    }
+    if meta.len() > MAX_CONFIG_BYTES {
+        return Err(ConfigError::Read {
+            file: path.to_path_buf(),
+            reason: format!("larger than {MAX_CONFIG_BYTES} bytes"),
+        });
+    }
+    std::fs::read(path).map_err(|e| read_error(path, &e))
+}
+
 fn read_text(path: &Path) -> Result<String, ConfigError> {
-    let bytes = std::fs::read(path).map_err(|e| read_error(path, &e))?;
+    let bytes = read_bytes(path)?;
     String::from_utf8(bytes).map_err(|e| ConfigError::Read {
         file: path.to_path_buf(),
         reason: format!(

@@ -147,8 +147,10 @@ fn every_default() {
     let l = load("{\"BaseTopologyManager\": {\"ip4\": \"10.1.2.3\"}}").unwrap();
     assert!(l.ignored.is_empty());
     let c = l.config;
-    let mut want = OverlayConfig::default();
-    want.ip4 = Ipv4Addr::new(10, 1, 2, 3);
+    let want = OverlayConfig {
+        ip4: Ipv4Addr::new(10, 1, 2, 3),
+        ..Default::default()
+    };
     assert_eq!(c, want);
     // The 16.01 defaults from the reference, spelled out.
     assert_eq!(
@@ -437,7 +439,7 @@ fn to_json_of_seed_outer() {
 #[test]
 fn unknown_sections_and_keys_are_reported() {
     let l = load(
-        "{\"BaseTopologyManager\": {\"ip4\": \"10.1.2.3\", \"colour\": 1}, \"Watchdog\": {\"timer_interval\": 10}, \"Foo\": 3, \"XmppClient\": {}, \"CFx\": {\"icc\": false, \"xmpp_port\": 1, \"xmpp_port\": 2}}",
+        "{\"BaseTopologyManager\": {\"ip4\": \"10.1.2.3\", \"colour\": 1}, \"Watchdog\": {\"timer_interval\": 10}, \"Foo\": 3, \"CFx\": {\"icc\": false, \"xmpp_port\": 1, \"xmpp_port\": 2}}",
     )
     .unwrap();
     assert_eq!(l.config.xmpp_port, 2);
@@ -452,8 +454,7 @@ fn unknown_sections_and_keys_are_reported() {
             ("BaseTopologyManager.colour".to_string(), "unknown key, not part of the IPOP 16.01 format".to_string()),
             ("Watchdog".into(), "SocialVPN module; ipop implements GroupVPN only".into()),
             ("Foo".into(), "unknown section, not part of the IPOP 16.01 GroupVPN format".into()),
-            ("XmppClient".into(), "IPOP 16.08 section; ipop reads the XMPP account from CFx (xmpp_username, xmpp_password, xmpp_host, xmpp_port)".into()),
-            ("CFx.icc".into(), "unknown key, not part of the IPOP 16.01 format".into()),
+            ("CFx.icc".into(), "IPOP 15.x controller key, unused since 16.01; ipop's overlay forwarding needs no settings".into()),
             ("CFx.xmpp_port".into(), "duplicate key: the last value wins".into()),
         ]
     );
@@ -472,6 +473,26 @@ fn missing_file() {
     assert_eq!(
         e.to_string(),
         "/nonexistent/ipop-test.json: cannot read config: no such file"
+    );
+}
+
+#[test]
+fn directories_and_huge_files_are_refused() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    assert_eq!(
+        load_json(&dir).unwrap_err().to_string(),
+        format!("{}: cannot read config: is a directory", dir.display())
+    );
+    let big = std::env::temp_dir().join(format!("ipop-config-test-{}.json", std::process::id()));
+    std::fs::write(&big, vec![b' '; (MAX_CONFIG_BYTES + 1) as usize]).unwrap();
+    let e = load_uci(&big, "o").unwrap_err().to_string();
+    std::fs::remove_file(&big).unwrap();
+    assert_eq!(
+        e,
+        format!(
+            "{}: cannot read config: larger than 1048576 bytes",
+            big.display()
+        )
     );
 }
 
@@ -712,4 +733,51 @@ fn describe_seed_outer() {
     assert!(inner.contains("uid             f46d6281ae45f92ed5dd0b85aae702ddfb38ec23\n"));
     assert!(inner.contains("ip6             fd50:dbc:41f2:4a3c:f46d:6281:ae45:f92e/64\n"));
     assert!(inner.contains("mode            switch (L2, ARP on)\n"));
+}
+
+#[test]
+fn odd_key_names_stay_on_one_line() {
+    let l = load("{\"BaseTopologyManager\": {\"ip4\": \"10.1.2.3\", \"a\\nb\": 1}, \"x\\ny\": {}}")
+        .unwrap();
+    let keys: Vec<String> = l.ignored.iter().map(|k| k.to_string()).collect();
+    assert_eq!(
+        keys[0],
+        "BaseTopologyManager.\"a\\nb\": unknown key, not part of the IPOP 16.01 format"
+    );
+    assert_eq!(
+        keys[1],
+        "\"x\\ny\": unknown section, not part of the IPOP 16.01 GroupVPN format"
+    );
+    let e = err(&with("CFx", "\"static_peers\": [{\"endpoint\": \"h:1\", \"public_key\": \"//////////////////////////////////////////8=\", \"a\\u000ab\": 1}]"));
+    assert_eq!(e, "/etc/ipop/x.json:1: CFx.static_peers[0].\"a\\nb\": expected only the keys endpoint, public_key, got 1");
+}
+
+#[test]
+fn ipop_16_08_xmpp_client_section() {
+    let l = load(
+        "{\"CFx\": {\"ip4\": \"10.0.0.9\", \"vpn_type\": \"GroupVPN\"}, \"XmppClient\": {\"enabled\": true, \"xmpp_username\": \"bob@example.org\", \"xmpp_password\": \"pw\", \"xmpp_host\": \"10.0.0.1\", \"xmpp_port\": 5223, \"xmpp_authentication_method\": \"password\", \"xmpp_accept_untrusted_server\": true, \"truststore\": \"/etc/ssl/certs/ca-certificates.crt\", \"timer_interval\": 15}}",
+    )
+    .unwrap();
+    let c = &l.config;
+    assert_eq!(c.ip4, Ipv4Addr::new(10, 0, 0, 9));
+    assert_eq!(c.xmpp_username.as_deref(), Some("bob@example.org"));
+    assert_eq!(c.xmpp_password.as_deref(), Some("pw"));
+    assert_eq!(c.xmpp_server(), Some(("10.0.0.1", 5223)));
+    assert!(c.xmpp_insecure);
+    assert_eq!(
+        c.xmpp_ca_file.as_deref(),
+        Some(Path::new("/etc/ssl/certs/ca-certificates.crt"))
+    );
+    assert_eq!(
+        ignored_keys(&l),
+        [
+            "XmppClient.enabled",
+            "XmppClient.xmpp_authentication_method",
+            "XmppClient.timer_interval"
+        ]
+    );
+    assert_eq!(
+        err("{\"CFx\": {\"ip4\": \"10.0.0.9\"}, \"XmppClient\": {\"xmpp_port\": \"x\"}}"),
+        "/etc/ipop/x.json:1: XmppClient.xmpp_port: expected an integer in 1..=65535, got \"x\""
+    );
 }

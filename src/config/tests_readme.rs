@@ -9,7 +9,7 @@ fn ty_text(ty: Ty) -> String {
     match ty {
         Ty::Bool => "bool".into(),
         Ty::Bit => "0 or 1".into(),
-        Ty::Int { min, max, unit } if unit.is_empty() => format!("int {min}..={max}"),
+        Ty::Int { min, max, unit: "" } => format!("int {min}..={max}"),
         Ty::Int { min, max, unit } => format!("int {min}..={max}, {unit}"),
         Ty::Text => "string".into(),
         Ty::NonEmpty => "non-empty string".into(),

@@ -294,3 +294,72 @@ fn section_names() {
     assert!(!valid_section_name("a-b"));
     assert!(!valid_section_name(""));
 }
+
+/// A tiny deterministic generator for the no-panic tests.
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// Mutates `base` at a few random places with bytes from `alphabet`.
+fn mutate(rng: &mut Lcg, base: &[u8], alphabet: &[u8]) -> Vec<u8> {
+    let mut v = base.to_vec();
+    for _ in 0..1 + rng.below(4) {
+        let at = rng.below(v.len() + 1);
+        let c = alphabet[rng.below(alphabet.len())];
+        match rng.below(3) {
+            0 if at < v.len() => {
+                v.remove(at);
+            }
+            1 if at < v.len() => v[at] = c,
+            _ => v.insert(at, c),
+        }
+    }
+    v
+}
+
+#[test]
+fn mutated_inputs_never_panic() {
+    let mut rng = Lcg(7);
+    let json_alphabet = b"{}[]\",:\\ \n0123456789.-+eEtruefalsn\x01\xc3\xa9u";
+    let (mut ok, mut bad) = (0, 0);
+    for base in [OUTER, INNER, FULL] {
+        for _ in 0..700 {
+            let m = mutate(&mut rng, base.as_bytes(), json_alphabet);
+            let Ok(text) = String::from_utf8(m) else {
+                continue;
+            };
+            match load_str(&text, Path::new("m.json")) {
+                Ok(_) => ok += 1,
+                Err(e) => {
+                    assert!(!e.to_string().contains('\n'), "{e}");
+                    bad += 1;
+                }
+            }
+        }
+    }
+    assert!(ok > 100 && bad > 500, "ok {ok} bad {bad}");
+    let example = include_str!("../../tests/fixtures/ipop.uci");
+    let uci_alphabet = b"'\"\\# \t\n;xo0@:%\r\0\xff";
+    let (mut ok, mut bad) = (0, 0);
+    for _ in 0..2000 {
+        let m = mutate(&mut rng, example.as_bytes(), uci_alphabet);
+        match load_bytes(&m, Path::new(FILE), "inner") {
+            Ok(_) => ok += 1,
+            Err(e) => {
+                assert!(!e.to_string().contains('\n'), "{e}");
+                bad += 1;
+            }
+        }
+    }
+    assert!(ok > 100 && bad > 500, "ok {ok} bad {bad}");
+}

@@ -40,7 +40,7 @@ pub(crate) fn overlays(data: &[u8], file: &Path) -> Result<Vec<(String, bool)>, 
             let enabled = s
                 .option("enabled")
                 .and_then(|o| o.values.first())
-                .map_or(true, |v| parse_uci_bool(v).unwrap_or(false));
+                .is_none_or(|v| parse_uci_bool(v).unwrap_or(false));
             Some((name, enabled))
         })
         .collect())
@@ -48,7 +48,7 @@ pub(crate) fn overlays(data: &[u8], file: &Path) -> Result<Vec<(String, bool)>, 
 
 /// `uci show ipop` for a file, as OpenWrt's `uci` prints it.
 pub fn show_file(path: &Path) -> Result<String, ConfigError> {
-    let data = std::fs::read(path).map_err(|e| super::read_error(path, &e))?;
+    let data = super::read_bytes(path)?;
     Ok(uci::show(PACKAGE, &parse_file(&data, path)?))
 }
 

@@ -66,7 +66,7 @@ pub(crate) fn expected(ty: Ty) -> String {
     match ty {
         Ty::Bool => "a boolean (true or false)".into(),
         Ty::Bit => "0 or 1".into(),
-        Ty::Int { min, max, unit } if unit.is_empty() => format!("an integer in {min}..={max}"),
+        Ty::Int { min, max, unit: "" } => format!("an integer in {min}..={max}"),
         Ty::Int { min, max, unit } => format!("an integer in {min}..={max} ({unit})"),
         Ty::Text => "a string".into(),
         Ty::NonEmpty => "a non-empty string".into(),

@@ -67,7 +67,7 @@ pub fn init_logging(verbosity: i8) {
 pub fn load(source: &ConfigSource, tap: Option<&str>) -> Result<Loaded, CliError> {
     let mut loaded = match source {
         ConfigSource::Json(path) => config::load_json(path)?,
-        ConfigSource::Uci { file, name } => temp_load_uci(file, name)?,
+        ConfigSource::Uci { file, name } => config::load_uci(file, name)?,
     };
     if let Some(t) = tap {
         loaded.config.set_tap_name(t);
@@ -89,8 +89,10 @@ pub fn run(source: &ConfigSource, tap: Option<&str>, board: Option<&str>) -> Res
             log::warn!("overlay '{name}' has enabled '0'; running it anyway because it was asked for by name");
         }
     }
-    let limits = super::limits::for_board(board)?;
-    super::run::run(loaded.config, tap, limits)
+    let board = board.or(loaded.config.board.as_deref());
+    let profile = super::limits::profile(board)?;
+    log::info!("board profile {} ({})", profile.name, profile.origin);
+    super::run::run(loaded.config, tap, super::limits::of(&profile))
 }
 
 pub fn check(
@@ -104,7 +106,8 @@ pub fn check(
     for k in &loaded.ignored {
         out.push_str(&format!("ignored  {}: {}\n", k.key, k.why));
     }
-    out.push_str(&super::limits::describe(board)?);
+    let board = board.or(loaded.config.board.as_deref());
+    out.push_str(&super::limits::profile(board)?.describe());
     if online {
         out.push_str(&super::online::check(&loaded.config)?);
     }
@@ -116,23 +119,27 @@ pub fn control_socket_of(source: &ConfigSource) -> Result<PathBuf, CliError> {
 }
 
 pub fn status(socket: &Path, json: bool) -> Result<String, CliError> {
-    {
-        let _ = (socket, json);
-        Err(CliError::Runtime("TEMP".into()))
-    }
+    super::control::query(socket, json).map_err(|e| CliError::Runtime(e.to_string()))
 }
 
 pub fn uci_export(json: &str, name: &str) -> Result<String, CliError> {
     let loaded = config::load_json(Path::new(json))?;
-    Ok({
-        let _ = (loaded, name);
-        return Err(CliError::Runtime("TEMP".into()));
-    })
+    if !config::valid_section_name(name) {
+        return Err(CliError::Usage(format!(
+            "--name: expected a UCI section name ([A-Za-z0-9_]+), got '{name}'"
+        )));
+    }
+    Ok(config::to_uci_section(&loaded.config, name, true))
 }
 
 pub fn uci_import(file: &str, name: &str) -> Result<String, CliError> {
-    let loaded = temp_load_uci(Path::new(file), name)?;
+    let loaded = config::load_uci(Path::new(file), name)?;
     Ok(config::to_json(&loaded.config))
+}
+
+/// `ipop uci show`: the file as libuci's `uci show` prints it.
+pub fn uci_show(file: &str) -> Result<String, CliError> {
+    Ok(config::uci_show_file(Path::new(file))?)
 }
 
 pub fn genkey() -> Result<String, CliError> {
@@ -158,10 +165,7 @@ pub fn demo() -> Result<(), CliError> {
 }
 
 pub fn sim_bench(nodes: usize, seed: u64) -> Result<String, CliError> {
-    {
-        let _ = (nodes, seed);
-        Err(CliError::Runtime("TEMP".into()))
-    }
+    Ok(crate::sim::bench(nodes, seed).to_string())
 }
 
 impl OverlayConfig {
@@ -177,9 +181,4 @@ impl OverlayConfig {
         }
         self.tap_name = tap.to_string();
     }
-}
-
-// TEMP until the UCI reader lands.
-fn temp_load_uci(_: &Path, _: &str) -> Result<Loaded, CliError> {
-    Err(CliError::Runtime("TEMP".into()))
 }

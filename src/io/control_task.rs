@@ -2,9 +2,61 @@
 
 use std::rc::Rc;
 
+use super::control::{ControlServer, Request};
 use super::run::Shell;
 
-pub async fn serve(shell: Rc<Shell>) {
-    let _ = shell;
-    std::future::pending::<()>().await
+/// Answers status requests until the process ends.
+pub async fn serve(shell: Rc<Shell>, mut server: ControlServer) {
+    loop {
+        let (req, reply) = match server.accept_request().await {
+            Ok(x) => x,
+            Err(e) => {
+                log::debug!("control socket: {e}");
+                continue;
+            }
+        };
+        let Request::Status { json } = req;
+        let text = status_text(&shell, json);
+        if let Err(e) = reply.send(&text) {
+            log::debug!("control reply: {e}");
+        }
+    }
+}
+
+/// The node's status plus what only the shell knows.
+pub fn status_text(shell: &Shell, json: bool) -> String {
+    let st = shell.node.borrow().status(shell.clock.now());
+    let mtu = super::tap::interface_mtu(shell.tap.name()).unwrap_or(0);
+    let signalling = shell.signalling.borrow().clone();
+    let q = |s: &str| {
+        let mut o = String::new();
+        crate::core::node::status::json_str(&mut o, s);
+        o
+    };
+    if json {
+        let extra = [
+            ("tap", q(shell.tap.name())),
+            ("mtu", mtu.to_string()),
+            ("listen_port", shell.local_port.to_string()),
+            ("signalling", q(&signalling)),
+            (
+                "udp_send_errors",
+                shell.stats.udp_send_errors.get().to_string(),
+            ),
+            (
+                "tap_write_errors",
+                shell.stats.tap_write_errors.get().to_string(),
+            ),
+        ];
+        let mut s = st.to_json(&extra);
+        s.push('\n');
+        s
+    } else {
+        let extra = [
+            ("tap", format!("{} (MTU {mtu})", shell.tap.name())),
+            ("udp", format!("port {}", shell.local_port)),
+            ("xmpp", signalling),
+        ];
+        st.to_text(&extra)
+    }
 }

@@ -128,7 +128,7 @@ pub fn demo() -> Result<(), CliError> {
             "ip", "link", "add", &inner, "type", "veth", "peer", "name", &outer,
         ])?;
         sh(&["ip", "link", "set", &inner, "netns", &name, "name", "eth0"])?;
-        sh(&["ip", "link", "set", &outer, "netns", HUB, "master", "br0"])?;
+        sh(&["ip", "link", "set", &outer, "netns", HUB])?;
         // `master` must be set inside the hub namespace once the device lives there.
         sh(&[
             "ip", "-n", HUB, "link", "set", &outer, "master", "br0", "up",

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod ifctl;
 pub mod keyfile;
 pub mod limits;
+pub mod linkinfo;
 pub mod netif;
 pub mod netlink;
 pub mod online;

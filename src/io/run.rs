@@ -83,10 +83,15 @@ pub struct Shell {
     pub tap: Tap,
     pub clock: Clock,
     pub stats: ShellStats,
-    /// Nudges the timer task when an input may have moved the next deadline.
+    /// Nudges the timer task when an input moved the next deadline earlier.
     wake: channel::Sender<()>,
+    /// The deadline the timer task sleeps until.
+    armed: Cell<Option<Instant>>,
     pub cfg: OverlayConfig,
     pub local_port: u16,
+    /// Signalling state for `ipop status` ("static peers only", "connected
+    /// to host:port", "back-off, next try in 8 s", ...).
+    pub signalling: RefCell<String>,
 }
 
 impl Shell {
@@ -111,12 +116,23 @@ impl Shell {
                 }
             }
         }
-        let _ = self.wake.try_send(());
+        // Re-arm the timer only when the node's next deadline moved earlier
+        // than the armed one: re-arming per packet costs more than the packet.
+        if let Some(t) = node.poll_timeout() {
+            if self.armed.get().is_none_or(|armed| t < armed) {
+                self.armed.set(Some(t));
+                let _ = self.wake.try_send(());
+            }
+        }
     }
 }
 
 /// Builds everything and runs until SIGINT/SIGTERM.
 pub fn run(cfg: OverlayConfig, tap_override: Option<&str>, limits: Limits) -> Result<(), CliError> {
+    // The control socket first: a second node on the same socket fails
+    // before it touches the TAP of the running one.
+    let control = super::control::ControlServer::bind(&cfg.control_socket)
+        .map_err(|e| CliError::Runtime(e.to_string()))?;
     let secret =
         keyfile::load_or_create(&cfg.key_file).map_err(|e| CliError::Runtime(e.to_string()))?;
     let mut setup = TapSetup::from_config(&cfg, tap_override);
@@ -136,6 +152,7 @@ pub fn run(cfg: OverlayConfig, tap_override: Option<&str>, limits: Limits) -> Re
     );
     let udp = UdpSocket::bind(("0.0.0.0", cfg.listen_port))
         .map_err(|e| CliError::Runtime(format!("cannot bind UDP port {}: {e}", cfg.listen_port)))?;
+    grow_socket_buffers(&udp);
     let local_port = udp
         .local_addr()
         .map(|a| a.port())
@@ -178,6 +195,12 @@ pub fn run(cfg: OverlayConfig, tap_override: Option<&str>, limits: Limits) -> Re
         clock,
         stats: ShellStats::default(),
         wake: wake_tx,
+        armed: Cell::new(None),
+        signalling: RefCell::new(if cfg.xmpp_username.is_some() {
+            "starting".into()
+        } else {
+            "none (static peers and gossip)".into()
+        }),
         cfg,
         local_port,
     });
@@ -188,7 +211,7 @@ pub fn run(cfg: OverlayConfig, tap_override: Option<&str>, limits: Limits) -> Re
         let _tap = ex.spawn(tap_task(shell.clone()));
         let _udp = ex.spawn(udp_task(shell.clone()));
         let _timers = ex.spawn(timer_task(shell.clone(), wake_rx));
-        let _control = ex.spawn(super::control_task::serve(shell.clone()));
+        let _control = ex.spawn(super::control_task::serve(shell.clone(), control));
         let _netif = ex.spawn(super::candidates::watch(shell.clone()));
         let _xmpp = ex.spawn(super::signalling::run(shell.clone()));
         super::signals::wait_for_shutdown().await
@@ -198,6 +221,34 @@ pub fn run(cfg: OverlayConfig, tap_override: Option<&str>, limits: Limits) -> Re
         Err(_) => log::debug!("tasks still hold the shell; the TAP goes away with the process"),
     }
     result.map_err(|e| CliError::Runtime(format!("signal handling: {e}")))
+}
+
+/// Bursts from a fast sender outrun one event-loop turn; the kernel's
+/// default 208 kB UDP buffers then drop. 2 MB each way (capped by
+/// net.core.[rw]mem_max unless we are root, where FORCE bypasses it).
+fn grow_socket_buffers(udp: &UdpSocket) {
+    use std::os::fd::AsRawFd;
+    let size: libc::c_int = 2 << 20;
+    for (force, plain) in [
+        (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF),
+        (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF),
+    ] {
+        let set = |opt| unsafe {
+            libc::setsockopt(
+                udp.as_raw_fd(),
+                libc::SOL_SOCKET,
+                opt,
+                (&size as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            ) == 0
+        };
+        if !set(force) && !set(plain) {
+            log::debug!(
+                "cannot grow UDP socket buffer: {}",
+                io::Error::last_os_error()
+            );
+        }
+    }
 }
 
 fn resolve_static_peers(cfg: &OverlayConfig) -> Vec<(SocketAddr, [u8; 32])> {
@@ -267,6 +318,7 @@ async fn timer_task(shell: Rc<Shell>, wake: channel::Receiver<()>) {
     let mut timer = Timer::never();
     loop {
         let next = shell.node.borrow().poll_timeout();
+        shell.armed.set(next);
         match next {
             Some(t) => timer.set_at(shell.clock.to_std(t)),
             None => timer = Timer::never(),

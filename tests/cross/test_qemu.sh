@@ -107,7 +107,10 @@ for arch in "${archs[@]}"; do
 	rm -f "$work"/*.key
 	run_pids=()
 	for seed in outer inner; do
-		ip netns exec "$ns" $qemu "$bin" run --config "$work/$seed.json" </dev/null > "$work/$arch-$seed.log" 2>&1 &
+		# The seed names the outer TAP on tincan's command line: --tap here.
+		tapflag=(); [ $seed = outer ] && tapflag=(--tap tunnel-tap)
+		ip netns exec "$ns" $qemu "$bin" run --config "$work/$seed.json" "${tapflag[@]}" \
+			</dev/null > "$work/$arch-$seed.log" 2>&1 &
 		pids+=($!) run_pids+=($!)
 	done
 	t_start=$(date +%s)

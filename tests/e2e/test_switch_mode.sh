@@ -45,6 +45,13 @@ ok "containers ping across the switched overlay"
 mac_b=$(ip -n ips-b-ct -j link show eth0 | python3 -c 'import json,sys;print(json.load(sys.stdin)[0]["address"])')
 ip -n ips-a-ct neigh show 10.0.3.12 | grep -qi "$mac_b" || fail "ARP entry for 10.0.3.12 is not b's MAC $mac_b"
 ok "ARP across the overlay resolved 10.0.3.12 to $mac_b"
-# Hosts' own TAP addresses too.
-wait_ping ips-a 10.0.3.101 5 || fail "host a cannot reach host b's TAP address"
-ok "host TAP addresses reachable"
+# Status shows b's node, learned MACs are in use: a unicast flow went
+# to b only (no flooding counters needed: two nodes), and ARP stayed on.
+ip netns exec ips-a "$IPOP_BIN" status --json --socket "$T_DIR/a.sock" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+assert s["switchmode"] is True, s
+assert [p["ip4"] for p in s["peers"]] == ["10.0.3.101"], s["peers"]
+assert s["peers"][0]["established"] and s["peers"][0]["rx_packets"] > 2, s["peers"]
+' || fail "status of a in switch mode"
+ok "status of a: switch mode, b linked"

@@ -12,8 +12,10 @@ use std::thread;
 use std::time::Duration;
 
 use ipop::config::TurnServer;
+use ipop::core::rng::Rng;
 use ipop::core::stun::binding::write_request;
-use ipop::core::stun::{attr, consts, Message};
+use ipop::core::stun::{attr, consts, BindingClient, BindingEvent, Message, TurnClient, TurnEvent};
+use ipop::core::time::Instant;
 use ipop::io::stun_probe::{probe, ProbeOptions, ProbeReport};
 
 /// Namespace prefix, per process so concurrent runs do not collide.
@@ -227,4 +229,132 @@ fn stun_turn_and_nat_behaviours() {
         // so the answer to "contacted" sent to `mapped` does not pass.
         assert_eq!(contacted, ty != "symmetric", "site {i} {ty}");
     }
+
+    // 3. Rebinding behind the symmetric NAT: after a conntrack flush the
+    //    Binding client reports the new mapping and the TURN client's
+    //    keepalive notices its orphaned allocation and allocates again.
+    let p = prefix();
+    let events = in_ns("node3", move || rebinding_run(&p)).join().unwrap();
+    eprintln!("rebinding: {events:?}");
+}
+
+#[derive(Debug)]
+enum Seen {
+    Mapped(SocketAddr),
+    Relayed(SocketAddr),
+    TurnFailed,
+    Flushed,
+}
+
+/// Drives a Binding and a TURN client on one socket with the real clock
+/// (what the node's event loop does), flushing NAT 3 once both are up.
+fn rebinding_run(prefix: &str) -> Vec<Seen> {
+    let sock = UdpSocket::bind("0.0.0.0:5801").unwrap();
+    let server = sa("203.0.113.1:3478");
+    let mut binding = BindingClient::new(&[server], Rng::from_seed([1; 32]));
+    let mut turn = TurnClient::new(server, "u", "p", Rng::from_seed([2; 32]));
+    let origin = std::time::Instant::now();
+    let clock = || Instant::from_nanos(origin.elapsed().as_nanos() as u64);
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1500];
+    let mut flushed_at = None;
+    while origin.elapsed() < Duration::from_secs(20) {
+        let now = clock();
+        binding.handle_timeout(now);
+        turn.handle_timeout(now);
+        while let Some((to, n)) = binding.poll_transmit(now, &mut buf) {
+            sock.send_to(&buf[..n], to).unwrap();
+        }
+        while let Some((to, n)) = turn.poll_transmit(now, &mut buf) {
+            sock.send_to(&buf[..n], to).unwrap();
+        }
+        while let Some(e) = binding.poll_event() {
+            if let BindingEvent::Reflexive { mapped, .. } = e {
+                seen.push(Seen::Mapped(mapped));
+            }
+        }
+        while let Some(e) = turn.poll_event() {
+            seen.push(match e {
+                TurnEvent::Allocated { relayed, .. } => Seen::Relayed(relayed),
+                TurnEvent::Failed => Seen::TurnFailed,
+            });
+        }
+        let mapped: Vec<SocketAddr> = seen
+            .iter()
+            .filter_map(|s| {
+                if let Seen::Mapped(m) = s {
+                    Some(*m)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let relays = seen
+            .iter()
+            .filter(|s| matches!(s, Seen::Relayed(_)))
+            .count();
+        if flushed_at.is_none() && mapped.len() == 1 && relays == 1 {
+            let st = Command::new("ip")
+                .args([
+                    "netns",
+                    "exec",
+                    &format!("{prefix}-nat3"),
+                    "conntrack",
+                    "-F",
+                ])
+                .output()
+                .unwrap();
+            assert!(st.status.success(), "conntrack -F");
+            seen.push(Seen::Flushed);
+            flushed_at = Some(origin.elapsed());
+            // What the node does on a network change: ask again now.
+            binding.regather(now);
+            turn.check_now(now);
+        }
+        if mapped.len() == 2 && relays == 2 {
+            let took = origin.elapsed() - flushed_at.unwrap();
+            assert!(took < Duration::from_secs(3), "recovery took {took:?}");
+            assert_ne!(mapped[0], mapped[1], "fully-random NAT: new mapping");
+            let order: Vec<&str> = seen
+                .iter()
+                .map(|s| match s {
+                    Seen::Mapped(_) => "mapped",
+                    Seen::Relayed(_) => "relayed",
+                    Seen::TurnFailed => "turn-failed",
+                    Seen::Flushed => "flushed",
+                })
+                .collect();
+            let after: Vec<&str> = order
+                .iter()
+                .skip_while(|s| **s != "flushed")
+                .copied()
+                .collect();
+            assert!(after.contains(&"turn-failed"), "{order:?}");
+            assert_eq!(after.last(), Some(&"relayed"), "{order:?}");
+            assert_eq!(
+                binding.stats().total_drops() + turn.stats().total_drops(),
+                0
+            );
+            return seen;
+        }
+        let next = [binding.poll_timeout(), turn.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+            .map_or(Duration::from_millis(50), |t| t.saturating_since(clock()));
+        sock.set_read_timeout(Some(
+            next.clamp(Duration::from_millis(1), Duration::from_millis(50)),
+        ))
+        .unwrap();
+        if let Ok((n, from)) = sock.recv_from(&mut buf) {
+            let now = clock();
+            let data = &buf[..n];
+            if binding.accepts(data) {
+                binding.handle_datagram(now, from, data).unwrap();
+            } else if from == server && turn.accepts(data) {
+                turn.handle_input(now, data).unwrap();
+            }
+        }
+    }
+    panic!("no recovery within 20 s: {seen:?}");
 }

@@ -16,6 +16,13 @@
 //! picks the path. Memory is fixed at `new` (peer table of `max_peers`,
 //! four session slots per peer); nothing here allocates afterwards.
 
+// Input paths must not panic: no unwrap, expect or unchecked indexing
+// outside tests (clippy enforces it).
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
 pub mod consts;
 pub mod cookie;
 pub mod error;
@@ -473,10 +480,7 @@ impl Links {
         )?;
         let id = match self.find_peer(&read.static_key) {
             Some(id) => id,
-            None if self.accept_unknown => self.add_peer(read.static_key).map_err(|e| match e {
-                LinkError::TooManyPeers => DropReason::TooManyPeers,
-                _ => DropReason::BadKey,
-            })?,
+            None if self.accept_unknown => self.add_provisional(now, read.static_key)?,
             None => return Err(DropReason::UnknownPeer),
         };
         let idx = usize::from(id.0);
@@ -489,6 +493,38 @@ impl Links {
                 len,
             })
             .inspect(|_| self.note_received(idx, now, msg.len()))
+    }
+
+    /// Adds an unknown initiator as a provisional peer, evicting a
+    /// provisional one that has had REKEY_TIMEOUT to prove itself when the
+    /// table is full. Without the PSK such a peer never leaves that state, so
+    /// strangers cannot crowd out real peers.
+    fn add_provisional(&mut self, now: Instant, key: [u8; 32]) -> Result<PeerId, DropReason> {
+        let added = match self.add_peer(key) {
+            Err(LinkError::TooManyPeers) => {
+                let stale = self.peers.iter().position(|p| {
+                    p.as_ref().is_some_and(|p| {
+                        p.provisional
+                            && p.last_handshake
+                                .is_none_or(|t| now.saturating_since(t) >= REKEY_TIMEOUT)
+                    })
+                });
+                let victim = stale
+                    .and_then(|i| u16::try_from(i).ok())
+                    .ok_or(DropReason::TooManyPeers)?;
+                self.remove_peer(PeerId(victim));
+                self.add_peer(key)
+            }
+            other => other,
+        };
+        let id = added.map_err(|e| match e {
+            LinkError::TooManyPeers => DropReason::TooManyPeers,
+            _ => DropReason::BadKey,
+        })?;
+        if let Some(p) = self.peer_mut(id) {
+            p.provisional = true;
+        }
+        Ok(id)
     }
 
     /// Writes the response to a verified initiation and installs the new
@@ -574,6 +610,8 @@ impl Links {
             *s = Slot::Session(session);
         }
         p.promote_initiated(slot);
+        // The response decrypted, so the peer holds the PSK.
+        p.provisional = false;
         p.first_attempt = None;
         p.last_handshake = Some(now);
         p.timers.on_handshake_complete();
@@ -629,6 +667,7 @@ impl Links {
         if p.next == Some(slot) {
             p.confirm_next();
         }
+        p.provisional = false;
         // Rekey on receive (paper §6.2): the initiator renews a session
         // about to hit REJECT_AFTER_TIME even when it sends nothing.
         if initiated_and_aging && p.current == Some(slot) && p.pending.is_none() {
@@ -753,6 +792,11 @@ impl Links {
                 | TimerKind::PersistentKeepalive => {
                     if let Some(len) = send_on_current(p, now, &[], out, &mut self.rng) {
                         return Some(len);
+                    }
+                }
+                TimerKind::ExpireSessions => {
+                    if let Some(at) = p.expire_sessions(now) {
+                        p.timers.set(TimerKind::ExpireSessions, at);
                     }
                 }
                 TimerKind::ZeroKeys => {

@@ -3,7 +3,7 @@
 //! counters. Slots never move, so an index keeps naming the same slot for
 //! its whole life; the roles (`current`, `previous`, `next`) point at slots.
 
-use super::consts::{SLOTS_PER_PEER, STUN_MAGIC_COOKIE_BYTES, TIMESTAMP_LEN};
+use super::consts::{REJECT_AFTER_TIME, SLOTS_PER_PEER, STUN_MAGIC_COOKIE_BYTES, TIMESTAMP_LEN};
 use super::cookie::CookieSender;
 use super::handshake::InitiatorState;
 use super::session::Session;
@@ -11,7 +11,9 @@ use super::timers::Timers;
 use crate::core::rng::Rng;
 use crate::core::time::Instant;
 
-/// What an index slot holds.
+/// What an index slot holds. Sessions are stored inline (no Box): the
+/// slot array is sized once per peer, so the size gap costs no allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum Slot {
     Free,
     /// An initiation we sent and whose response we await.
@@ -60,6 +62,10 @@ pub struct Peer {
     pub last_received: Option<Instant>,
     pub timers: Timers,
     pub counters: Counters,
+    /// Added automatically from an unknown initiator and not yet proven to
+    /// hold the PSK (no transport message received on a session with it):
+    /// may be evicted to make room.
+    pub provisional: bool,
 }
 
 /// Index layout: bits 0..2 slot, 2..18 peer number, 18..32 random tag. The
@@ -97,6 +103,7 @@ impl Peer {
             last_received: None,
             timers,
             counters: Counters::default(),
+            provisional: false,
         }
     }
 
@@ -181,6 +188,24 @@ impl Peer {
             }
             self.previous = self.current.replace(n);
         }
+    }
+
+    /// Forgets sessions older than REJECT_AFTER_TIME; returns when the
+    /// oldest remaining one will be.
+    pub fn expire_sessions(&mut self, now: Instant) -> Option<Instant> {
+        let mut next = None;
+        for i in 0..SLOTS_PER_PEER {
+            let Some(Slot::Session(s)) = self.slots.get(i) else {
+                continue;
+            };
+            if s.can_receive(now) {
+                let at = s.created + REJECT_AFTER_TIME;
+                next = Some(next.map_or(at, |n: Instant| n.min(at)));
+            } else {
+                self.release(i);
+            }
+        }
+        next
     }
 
     /// The current session can send now.

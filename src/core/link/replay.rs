@@ -154,7 +154,7 @@ mod tests {
         for _ in 0..20_000 {
             base += rng.below(40);
             let c = (base + rng.below(2 * REPLAY_WINDOW)).saturating_sub(REPLAY_WINDOW);
-            let fresh = !seen.contains(&c) && top.map_or(true, |t| c + REPLAY_WINDOW > t);
+            let fresh = !seen.contains(&c) && top.is_none_or(|t| c + REPLAY_WINDOW > t);
             assert_eq!(w.accept(c), fresh, "counter {c} top {top:?}");
             if fresh {
                 seen.insert(c);

@@ -455,3 +455,54 @@ fn encapsulate_needs_room() {
     assert_eq!(p.a.encapsulate(p.now, p.ab, &[1; 8], &mut out), Ok(40));
     assert_eq!(p.a.drops()[DropReason::BufferTooSmall as usize], 1);
 }
+
+#[test]
+fn strangers_without_the_psk_cannot_crowd_out_peers() {
+    let cfg = LinkConfig {
+        static_secret: [2; 32],
+        psk: [7; 32],
+        max_peers: 2,
+    };
+    let mut b = Links::new(cfg, Rng::from_seed([1; 32]));
+    b.set_accept_unknown(true);
+    let mut now = Instant::from_secs(5);
+    let mut out = [0u8; 256];
+    // A real member (right PSK) joins and confirms its session.
+    let mut a = links(1, [7; 32]);
+    let ab = a.add_peer(b.public_key()).unwrap();
+    let n = a.initiate(now, ab, &mut out).unwrap();
+    let Got::Reply(Some(ba), resp) = deliver(&mut b, now, addr("10.0.0.1:1"), &out[..n]) else {
+        panic!()
+    };
+    assert_eq!(
+        deliver(&mut a, now, addr("10.0.0.2:1"), &resp),
+        Got::Established(ab)
+    );
+    let (_, n) = a.poll_transmit(now, &mut out).unwrap();
+    assert_eq!(
+        deliver(&mut b, now, addr("10.0.0.1:1"), &out[..n]),
+        Got::Keepalive(ba)
+    );
+    // Strangers with the wrong PSK: each gets a response it cannot read.
+    let mut stranger = |seed: u8, now: Instant, b: &mut Links| {
+        let mut s = links(seed, [0; 32]);
+        let sb = s.add_peer(b.public_key()).unwrap();
+        let n = s.initiate(now, sb, &mut out).unwrap();
+        deliver(b, now, addr("10.0.0.9:1"), &out[..n])
+    };
+    assert!(matches!(stranger(20, now, &mut b), Got::Reply(Some(_), _)));
+    // Table full; the first stranger has not had REKEY_TIMEOUT yet.
+    assert_eq!(
+        stranger(21, now, &mut b),
+        Got::Dropped(DropReason::TooManyPeers)
+    );
+    now += REKEY_TIMEOUT;
+    // Now it is evicted for the next stranger; the member never is.
+    assert!(matches!(stranger(22, now, &mut b), Got::Reply(Some(_), _)));
+    assert_eq!(b.find_peer(&links(20, [0; 32]).public_key()), None);
+    assert_eq!(b.find_peer(&a.public_key()), Some(ba));
+    now += REKEY_TIMEOUT;
+    assert!(matches!(stranger(23, now, &mut b), Got::Reply(Some(_), _)));
+    assert_eq!(b.find_peer(&a.public_key()), Some(ba));
+    assert!(b.is_established(ba));
+}

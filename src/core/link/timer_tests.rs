@@ -35,7 +35,7 @@ fn keepalive_after_data_received() {
         deliver(&mut p.a, p.now, p.addr_b, &out[..n]),
         Got::Keepalive(p.ab)
     );
-    assert_eq!(p.a.poll_timeout(), Some(t + ZERO_KEYS_AFTER));
+    assert_eq!(p.a.poll_timeout(), Some(t + REJECT_AFTER_TIME));
     // A keepalive is not data: it does not make A send a keepalive back.
     p.advance(secs(30));
     assert_eq!(p.a.poll_transmit(p.now, &mut out), None);
@@ -178,6 +178,14 @@ fn reject_after_time() {
         Err(LinkError::NoSession)
     );
     assert!(!p.a.can_send(p.now, p.ab));
+    // The next timer pass forgets the dead sessions.
+    assert!(p.a.is_established(p.ab));
+    assert_eq!(p.a.poll_transmit(p.now, &mut out), None);
+    assert!(!p.a.is_established(p.ab) && !p.a.stats(p.ab).unwrap().established);
+    assert_eq!(
+        deliver(&mut p.a, p.now, p.addr_b, &out[..n]),
+        Got::Dropped(DropReason::UnknownIndex)
+    );
     // A new handshake brings the link back.
     p.handshake();
     assert!(matches!(p.b_to_a(b"again"), Got::Data(..)));
@@ -255,11 +263,15 @@ fn keys_erased_after_long_silence() {
     let mut p = Pair::new();
     p.handshake();
     let t = p.now;
-    assert_eq!(p.a.poll_timeout(), Some(t + ZERO_KEYS_AFTER));
     let mut out = [0u8; 256];
-    p.now = t + ZERO_KEYS_AFTER;
+    // Sessions expire first (REJECT_AFTER_TIME), all keys go later.
+    assert_eq!(p.a.poll_timeout(), Some(t + REJECT_AFTER_TIME));
+    p.now = t + REJECT_AFTER_TIME;
     assert_eq!(p.a.poll_transmit(p.now, &mut out), None);
     assert!(!p.a.is_established(p.ab));
+    assert_eq!(p.a.poll_timeout(), Some(t + ZERO_KEYS_AFTER));
+    p.now = t + ZERO_KEYS_AFTER;
+    assert_eq!(p.a.poll_transmit(p.now, &mut out), None);
     let peer = p.a.peers[usize::from(p.ab.0)].as_ref().unwrap();
     assert!(peer.slots.iter().all(|s| matches!(s, peer::Slot::Free)));
     assert_eq!(p.a.poll_timeout(), None);

@@ -8,6 +8,8 @@
 //!   send an empty transport message so the peer knows we are alive.
 //! * NewHandshake: we sent data and heard nothing for KEEPALIVE_TIMEOUT +
 //!   REKEY_TIMEOUT: the session may be dead on the other side; start a handshake.
+//! * ExpireSessions: a session reached REJECT_AFTER_TIME: forget it, so
+//!   `is_established` turns false without waiting for ZeroKeys.
 //! * ZeroKeys: no new session for ZERO_KEYS_AFTER: erase every key.
 //! * PersistentKeepalive: nothing sent for the configured interval (e.g. 25 s):
 //!   send a keepalive to hold NAT mappings open.
@@ -20,7 +22,9 @@
 
 use core::time::Duration;
 
-use super::consts::{KEEPALIVE_TIMEOUT, REKEY_TIMEOUT, REKEY_TIMEOUT_JITTER_MAX, ZERO_KEYS_AFTER};
+use super::consts::{
+    KEEPALIVE_TIMEOUT, REJECT_AFTER_TIME, REKEY_TIMEOUT, REKEY_TIMEOUT_JITTER_MAX, ZERO_KEYS_AFTER,
+};
 use crate::core::rng::Rng;
 use crate::core::time::Instant;
 
@@ -32,11 +36,12 @@ pub enum TimerKind {
     SendKeepalive = 3,
     NewHandshake = 4,
     PersistentKeepalive = 5,
-    ZeroKeys = 6,
+    ExpireSessions = 6,
+    ZeroKeys = 7,
 }
 
 impl TimerKind {
-    pub const COUNT: usize = 7;
+    pub const COUNT: usize = 8;
     /// In the order `poll_transmit` serves them when several are due.
     pub const ALL: [TimerKind; TimerKind::COUNT] = [
         TimerKind::SendInitiation,
@@ -45,6 +50,7 @@ impl TimerKind {
         TimerKind::SendKeepalive,
         TimerKind::NewHandshake,
         TimerKind::PersistentKeepalive,
+        TimerKind::ExpireSessions,
         TimerKind::ZeroKeys,
     ];
 }
@@ -113,6 +119,10 @@ impl Timers {
     /// Call after any new session was derived (either role).
     pub fn on_session_derived(&mut self, now: Instant) {
         self.set(TimerKind::ZeroKeys, now + ZERO_KEYS_AFTER);
+        // Older sessions expire first; their deadline, if set, comes sooner.
+        if !self.is_set(TimerKind::ExpireSessions) {
+            self.set(TimerKind::ExpireSessions, now + REJECT_AFTER_TIME);
+        }
     }
 
     /// Call after sending a transport message that carries data.
