@@ -192,6 +192,7 @@ xmpp_config() {
     "ip4_mask": 16,
     "key_file": "$XMPP_DIR/$user-$ip4.key"$extra
   },
+  "TincanSender": { "stun": [] },
   "BaseTopologyManager": { "ip4": "$ip4" }
 }
 EOF
