@@ -216,7 +216,14 @@ config overlay 'inner'
 	option control_socket '$work/inner.sock'
 UCI
 	ip netns add "$ns"
-	trap 'kill -TERM $run_pid 2>/dev/null; wait $run_pid 2>/dev/null; ip netns del "$ns" 2>/dev/null; rm -rf "$work"' EXIT
+	run_pid=""
+	cleanup_live() {
+		[ -n "$run_pid" ] && { kill -TERM "$run_pid" 2>/dev/null; wait "$run_pid" 2>/dev/null; }
+		ip netns del "$ns" 2>/dev/null
+		rm -rf "$work"
+		return 0
+	}
+	trap cleanup_live EXIT
 	ip netns exec "$ns" "$IPOP_BIN" run --uci outer --uci-file "$work/config/ipop" > "$work/run.log" 2>&1 &
 	run_pid=$!
 	for _ in $(seq 1 50); do [ -S "$work/outer.sock" ] && break; sleep 0.1; done
@@ -235,8 +242,10 @@ assert st["peers"] == [], st
 assert inner["status"] == {"error": "not running"}, inner
 print("ok: rpcd plugin reports a running ipop's status (uid, tap, mtu, no peers)")
 PY
-	kill -TERM $run_pid; wait $run_pid || fail "ipop run exit status $?"
-	ip netns del "$ns"
+	kill -TERM $run_pid
+	rc=0; wait $run_pid || rc=$?
+	run_pid=""
+	[ $rc = 0 ] || fail "ipop run exit status $rc after SIGTERM"
 else
 	echo "note: no \$IPOP_BIN or not root; plugin not run against a live ipop"
 fi

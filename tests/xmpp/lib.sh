@@ -1,7 +1,7 @@
 # Harness for tests against real XMPP servers (source it).
 #
 #   xmpp_setup                      temp dir + self-signed cert for ipop.test
-#   prosody_start PORT USER:PASS..  prosody on 127.0.0.1:PORT, accounts
+#   prosody_start PORT USER:PASS..  prosody on $XMPP_LISTEN:PORT (default 127.0.0.1), accounts
 #   ejabberd_start PORT USER:PASS.. ejabberd on 127.0.0.1:PORT, accounts
 #   ejabberd_ctl ARGS..             ejabberdctl against our node
 #   xmpp_config OUT USER PASS PORT [IP4] [extra CFx json]   a node config
@@ -16,6 +16,7 @@ PROSODY_PID=""
 EJABBERD_PID=""
 EJABBERD_NODE="ipopxmpptest@localhost"
 EPMD_OURS=0
+XMPP_LISTEN=${XMPP_LISTEN:-127.0.0.1}
 
 xmpp_log() { echo "[xmpp-test] $*" >&2; }
 
@@ -41,7 +42,7 @@ xmpp_setup() {
 wait_port() { # PORT SECONDS
     local i
     for i in $(seq 1 $(( $2 * 10 ))); do
-        if (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; then return 0; fi
+        if (exec 3<>/dev/tcp/"$XMPP_LISTEN"/"$1") 2>/dev/null; then return 0; fi
         sleep 0.1
     done
     return 1
@@ -56,7 +57,7 @@ daemonize = false
 run_as_root = true
 pidfile = "$d/prosody.pid"
 data_path = "$d/data"
-interfaces = { "127.0.0.1" }
+interfaces = { "$XMPP_LISTEN" }
 c2s_ports = { $port }
 s2s_ports = { }
 c2s_require_encryption = true
