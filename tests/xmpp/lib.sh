@@ -97,6 +97,7 @@ ejabberd_start() { # PORT USER:PASS...
     local d="$XMPP_DIR/ejabberd"
     mkdir -p "$d/log" "$d/db"
     : > "$d/ejabberdctl.cfg"
+    : > "$d/inetrc"
     cat > "$d/ejabberd.yml" <<EOF
 hosts:
   - $XMPP_DOMAIN
@@ -127,7 +128,6 @@ modules:
   mod_admin_extra: {}
   mod_disco: {}
   mod_ping: {}
-  mod_presence: {}
   mod_roster: {}
   mod_shared_roster: {}
 EOF
@@ -137,10 +137,11 @@ EOF
     EJABBERD_PID=$!
     local i
     for i in $(seq 1 60); do
+        kill -0 "$EJABBERD_PID" 2>/dev/null || break
         ejabberd_ctl status >/dev/null 2>&1 && break
         sleep 1
     done
-    ejabberd_ctl status >/dev/null 2>&1 || { xmpp_log "ejabberd did not start"; tail -20 "$d/stdout" "$d/log/ejabberd.log" >&2; return 1; }
+    ejabberd_ctl status >/dev/null 2>&1 || { xmpp_log "ejabberd did not start"; tail -n 20 "$d/stdout" >&2; return 1; }
     local up
     for up in "$@"; do
         ejabberd_ctl register "${up%%:*}" "$XMPP_DOMAIN" "${up#*:}" >/dev/null \
@@ -164,7 +165,17 @@ ejabberd_stop() {
 xmpp_cleanup() {
     prosody_stop
     ejabberd_stop
-    if [ "$EPMD_OURS" = 1 ]; then epmd -kill >/dev/null 2>&1; fi
+    if [ "$EPMD_OURS" = 1 ]; then
+        # epmd refuses -kill while a node is still registered.
+        local i
+        for i in $(seq 1 20); do
+            epmd -names 2>/dev/null | grep -q "^name " || break
+            sleep 0.5
+        done
+        epmd -kill >/dev/null 2>&1
+        for i in $(seq 1 10); do pgrep -x epmd >/dev/null || break; sleep 0.5; done
+        pgrep -x epmd >/dev/null && xmpp_log "epmd still running after epmd -kill"
+    fi
     [ -n "$XMPP_DIR" ] && rm -rf "$XMPP_DIR"
 }
 
@@ -182,6 +193,7 @@ xmpp_config() {
     "ip4_mask": 16,
     "key_file": "$XMPP_DIR/$user-$ip4.key"$extra
   },
+  "TincanSender": { "stun": [] },
   "BaseTopologyManager": { "ip4": "$ip4" }
 }
 EOF
