@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # TAP bring-up of `ipop run` with the seed's two configs, read back from the
-# kernel (`ip -j`), then SIGTERM: the process exits within 1 s and leaves
+# kernel (`ip -j`), then SIGTERM or SIGINT: the process exits within 1 s and leaves
 # nothing behind (no device, no addresses, no bridge port, no socket).
 #   outer seed: 192.168.1.100/16 + fd50:dbc:41f2:4a3c:25c9:651:c297:fef3/64, MTU 1280, NOARP
 #   inner seed: 10.0.3.100/24 + fd50:dbc:41f2:4a3c:f46d:6281:ae45:f92e/64, MTU 1280, ARP on
@@ -49,19 +49,20 @@ if errors:
 PY
 }
 
-# stop_within NS PID DEV NAME: SIGTERM, exit status 0 within 1 s, device gone,
-# no address left in the namespace (but lo's and a bridge's own link-local).
+# stop_within NS PID DEV NAME SIG: SIG (TERM or INT), exit status 0 within 1 s,
+# device gone, no address left in the namespace (but lo's and a bridge's own
+# link-local).
 stop_within() {
-    local ns=$1 pid=$2 dev=$3 name=$4 t0 ms i
+    local ns=$1 pid=$2 dev=$3 name=$4 sig=$5 t0 ms i
     t0=$(date +%s%N)
-    kill -TERM "$pid"
+    kill -"$sig" "$pid"
     for ((i = 0; i < 100; i++)); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.01
     done
     ms=$((($(date +%s%N) - t0) / 1000000))
-    kill -0 "$pid" 2>/dev/null && fail "$name: still running ${ms} ms after SIGTERM"
-    wait "$pid" || fail "$name: exit status $? after SIGTERM"
+    kill -0 "$pid" 2>/dev/null && fail "$name: still running ${ms} ms after SIG$sig"
+    wait "$pid" || fail "$name: exit status $? after SIG$sig"
     [ "$ms" -le 1000 ] || fail "$name: took ${ms} ms to exit"
     ip -n "$ns" link show dev "$dev" >/dev/null 2>&1 && fail "$name: $dev still exists after exit"
     ip -n "$ns" -j addr show | python3 -c '
@@ -70,12 +71,12 @@ left = [(l["ifname"], i["local"]) for l in json.load(sys.stdin) for i in l["addr
         if l["ifname"] != "lo" and not (i["scope"] == "link" and l["ifname"] != sys.argv[1])]
 if left: print("addresses left:", left); sys.exit(1)' "$dev" || fail "$name: addresses left behind"
     [ ! -e "$T_DIR/$name/ipop.sock" ] || fail "$name: control socket left behind"
-    ok "$name: exited 0 in ${ms} ms, $dev gone"
+    ok "$name: exited 0 in ${ms} ms after SIG$sig, $dev gone"
 }
 
-# run_case NAME SEED DEV IP4 IP6 NOARP [BRIDGE]
+# run_case NAME SEED DEV IP4 IP6 NOARP SIG [BRIDGE]
 run_case() {
-    local name=$1 seed=$2 dev=$3 ip4=$4 ip6=$5 noarp=$6 bridge=${7:-} ns pid extra='{}'
+    local name=$1 seed=$2 dev=$3 ip4=$4 ip6=$5 noarp=$6 sig=$7 bridge=${8:-} ns pid extra='{}'
     ns="iptap-$name-$T_ID"
     ns_add "$ns"
     if [ -n "$bridge" ]; then
@@ -96,7 +97,7 @@ run_case() {
     done
     check_link "$ns" "$dev" "$ip4" "$ip6" "$noarp" "$bridge" || fail "$name: read-back differs"
     ok "$name: $dev has $ip4, $ip6, MTU 1280, NOARP=$noarp${bridge:+, port of $bridge}"
-    stop_within "$ns" "$pid" "$dev" "$name"
+    stop_within "$ns" "$pid" "$dev" "$name" "$sig"
     if [ -n "$bridge" ]; then
         [ "$(ip -n "$ns" -j link show master "$bridge")" = "[]" ] ||
             fail "$name: $bridge still has ports"
@@ -109,10 +110,10 @@ OUT6=fd50:dbc:41f2:4a3c:25c9:651:c297:fef3/64
 IN4=10.0.3.100/24
 IN6=fd50:dbc:41f2:4a3c:f46d:6281:ae45:f92e/64
 
-run_case outer seed-outer.json tunnel-tap "$OUT4" "$OUT6" yes
-run_case inner seed-inner.json ipop "$IN4" "$IN6" no
-run_case bridged seed-inner.json ipop "$IN4" "$IN6" no lxcbr0
-run_case outerbr seed-outer.json tunnel-tap "$OUT4" "$OUT6" yes br-lan
+run_case outer seed-outer.json tunnel-tap "$OUT4" "$OUT6" yes TERM
+run_case inner seed-inner.json ipop "$IN4" "$IN6" no INT
+run_case bridged seed-inner.json ipop "$IN4" "$IN6" no TERM lxcbr0
+run_case outerbr seed-outer.json tunnel-tap "$OUT4" "$OUT6" yes INT br-lan
 
 # A missing bridge is a clear start-up error, and no TAP is left.
 ns="iptap-nobr-$T_ID"

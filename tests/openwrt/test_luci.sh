@@ -81,7 +81,7 @@ PY
 cat > "$work/status.json" <<'JSON'
 {"overlays": [
   {"name": "outer", "enabled": true, "status": {"uid": "25c9651c297fef3", "ip4": "192.168.1.100",
-   "tap": "tunnel-tap", "uptime": 90061,
+   "tap": "tunnel-tap", "uptime_s": 90061, "switchmode": false, "drops": {"replay": 0, "bad_mac": 3},
    "peers": [{"uid": "aa01", "ip4": "192.168.1.101", "state": "connected"},
              {"uid": "aa02", "ip4": "192.168.1.102", "state": "trying", "rtt_ms": 12}]}},
   {"name": "inner", "enabled": true, "status": {"error": "not running"}},
@@ -96,7 +96,9 @@ outer (running)
 |uid|25c9651c297fef3
 |ip4|192.168.1.100
 |tap|tunnel-tap
-|uptime|1d 01:01:01
+|switchmode|routed (L3)
+|uptime_s|1d 01:01:01
+|drops|bad_mac 3
 Peers
 |uid|ip4|state|rtt_ms
 |aa01|192.168.1.101|connected|-
@@ -162,7 +164,7 @@ UCI
 # Stand-in ipop: a status for outer, failure for inner, garbage for lab.
 cat > "$work/bin/ipop" <<'SH'
 #!/bin/sh
-[ "$1 $2 $3" = "status --json --uci" ] || { echo "bad args: $*" >&2; exit 2; }
+[ "$1 $2 $3 $5" = "status --json --uci --uci-file" ] || { echo "bad args: $*" >&2; exit 2; }
 case "$4" in
 	outer) echo '{"uid":"25c9","tap":"tunnel-tap","peers":[]}' ;;
 	inner) echo "ipop: cannot reach /var/run/ipop/ipop.sock" >&2; exit 1 ;;
@@ -174,7 +176,8 @@ mkdir -p "$work/root/lib"
 printf '. "%s"\n' "$repo/tests/openwrt/shims/functions.sh" > "$work/root/lib/functions.sh"
 run_plugin() {
 	SHIM_LOG="$work/log" SHIM_UCI_DIR="$work/config" SHIM_DIR="$repo/tests/openwrt/shims" \
-		IPKG_INSTROOT="$work/root" IPOP="$work/bin/ipop" dash $plugin "$@"
+		UCI_CONFIG_DIR="$work/config" IPKG_INSTROOT="$work/root" IPOP="${ipop_for_plugin:-$work/bin/ipop}" \
+		dash $plugin "$@"
 }
 [ "$(run_plugin list)" = '{ "status": {} }' ] || fail "plugin list"
 run_plugin call status < /dev/null > "$work/out"
@@ -189,6 +192,63 @@ assert got == want, got
 print("ok: rpcd plugin returns valid JSON for running, failed and garbage outputs")
 PY
 [ "$(run_plugin call nosuch < /dev/null)" = '{ "error": "unknown method" }' ] || fail "unknown method"
+
+# The same plugin against a real `ipop run --uci` in a namespace (when the
+# test has the binary and root): the status of a running node reaches LuCI.
+if [ -n "${IPOP_BIN:-}" ] && [ -x "$IPOP_BIN" ] && [ "$(id -u)" = 0 ]; then
+	ns="ipx-owrt-luci-$$"
+	cat > "$work/config/ipop" <<UCI
+config overlay 'outer'
+	option enabled '1'
+	option tap_name 'tunnel-tap'
+	option ip4 '192.168.1.100'
+	option ip4_mask '16'
+	option xmpp_username 'node@ipop.test'
+	option xmpp_password 'x'
+	option xmpp_host '127.0.0.1'
+	option xmpp_port '9'
+	option key_file '$work/outer.key'
+	option control_socket '$work/outer.sock'
+
+config overlay 'inner'
+	option enabled '0'
+	option ip4 '10.0.3.100'
+	option control_socket '$work/inner.sock'
+UCI
+	ip netns add "$ns"
+	run_pid=""
+	cleanup_live() {
+		[ -n "$run_pid" ] && { kill -TERM "$run_pid" 2>/dev/null; wait "$run_pid" 2>/dev/null; }
+		ip netns del "$ns" 2>/dev/null
+		rm -rf "$work"
+		return 0
+	}
+	trap cleanup_live EXIT
+	ip netns exec "$ns" "$IPOP_BIN" run --uci outer --uci-file "$work/config/ipop" > "$work/run.log" 2>&1 &
+	run_pid=$!
+	for _ in $(seq 1 50); do [ -S "$work/outer.sock" ] && break; sleep 0.1; done
+	ipop_for_plugin="$IPOP_BIN" run_plugin call status < /dev/null > "$work/real.json"
+	python3 - "$work/real.json" <<'PY' || { cat "$work/run.log"; fail "plugin with a running ipop"; }
+import json, sys
+got = json.load(open(sys.argv[1]))["overlays"]
+assert [o["name"] for o in got] == ["outer", "inner"], got
+outer, inner = got
+assert outer["enabled"] is True and inner["enabled"] is False, got
+st = outer["status"]
+assert "error" not in st, st
+assert st["uid"] == "25c90651c297fef3cf787a191b93cce4c475c6b7", st
+assert st["ip4"] == "192.168.1.100" and st["tap"] == "tunnel-tap" and st["mtu"] == 1280, st
+assert st["peers"] == [], st
+assert inner["status"] == {"error": "not running"}, inner
+print("ok: rpcd plugin reports a running ipop's status (uid, tap, mtu, no peers)")
+PY
+	kill -TERM $run_pid
+	rc=0; wait $run_pid || rc=$?
+	run_pid=""
+	[ $rc = 0 ] || fail "ipop run exit status $rc after SIGTERM"
+else
+	echo "note: no \$IPOP_BIN or not root; plugin not run against a live ipop"
+fi
 
 # --- 6. the package Makefile ---
 for want in 'LUCI_DEPENDS:=+ipop +luci-base' 'LUCI_PKGARCH:=all' 'include $(TOPDIR)/feeds/luci/luci.mk'; do

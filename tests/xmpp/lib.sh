@@ -1,7 +1,7 @@
 # Harness for tests against real XMPP servers (source it).
 #
 #   xmpp_setup                      temp dir + self-signed cert for ipop.test
-#   prosody_start PORT USER:PASS..  prosody on 127.0.0.1:PORT, accounts
+#   prosody_start PORT USER:PASS..  prosody on $XMPP_LISTEN:PORT (default 127.0.0.1), accounts
 #   ejabberd_start PORT USER:PASS.. ejabberd on 127.0.0.1:PORT, accounts
 #   ejabberd_ctl ARGS..             ejabberdctl against our node
 #   xmpp_config OUT USER PASS PORT [IP4] [extra CFx json]   a node config
@@ -16,6 +16,7 @@ PROSODY_PID=""
 EJABBERD_PID=""
 EJABBERD_NODE="ipopxmpptest@localhost"
 EPMD_OURS=0
+XMPP_LISTEN=${XMPP_LISTEN:-127.0.0.1}
 
 xmpp_log() { echo "[xmpp-test] $*" >&2; }
 
@@ -41,7 +42,7 @@ xmpp_setup() {
 wait_port() { # PORT SECONDS
     local i
     for i in $(seq 1 $(( $2 * 10 ))); do
-        if (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; then return 0; fi
+        if (exec 3<>/dev/tcp/"$XMPP_LISTEN"/"$1") 2>/dev/null; then return 0; fi
         sleep 0.1
     done
     return 1
@@ -56,7 +57,7 @@ daemonize = false
 run_as_root = true
 pidfile = "$d/prosody.pid"
 data_path = "$d/data"
-interfaces = { "127.0.0.1" }
+interfaces = { "$XMPP_LISTEN" }
 c2s_ports = { $port }
 s2s_ports = { }
 c2s_require_encryption = true
@@ -96,6 +97,7 @@ ejabberd_start() { # PORT USER:PASS...
     local d="$XMPP_DIR/ejabberd"
     mkdir -p "$d/log" "$d/db"
     : > "$d/ejabberdctl.cfg"
+    : > "$d/inetrc"
     cat > "$d/ejabberd.yml" <<EOF
 hosts:
   - $XMPP_DOMAIN
@@ -126,7 +128,6 @@ modules:
   mod_admin_extra: {}
   mod_disco: {}
   mod_ping: {}
-  mod_presence: {}
   mod_roster: {}
   mod_shared_roster: {}
 EOF
@@ -136,10 +137,11 @@ EOF
     EJABBERD_PID=$!
     local i
     for i in $(seq 1 60); do
+        kill -0 "$EJABBERD_PID" 2>/dev/null || break
         ejabberd_ctl status >/dev/null 2>&1 && break
         sleep 1
     done
-    ejabberd_ctl status >/dev/null 2>&1 || { xmpp_log "ejabberd did not start"; tail -20 "$d/stdout" "$d/log/ejabberd.log" >&2; return 1; }
+    ejabberd_ctl status >/dev/null 2>&1 || { xmpp_log "ejabberd did not start"; tail -n 20 "$d/stdout" >&2; return 1; }
     local up
     for up in "$@"; do
         ejabberd_ctl register "${up%%:*}" "$XMPP_DOMAIN" "${up#*:}" >/dev/null \
@@ -163,7 +165,17 @@ ejabberd_stop() {
 xmpp_cleanup() {
     prosody_stop
     ejabberd_stop
-    if [ "$EPMD_OURS" = 1 ]; then epmd -kill >/dev/null 2>&1; fi
+    if [ "$EPMD_OURS" = 1 ]; then
+        # epmd refuses -kill while a node is still registered.
+        local i
+        for i in $(seq 1 20); do
+            epmd -names 2>/dev/null | grep -q "^name " || break
+            sleep 0.5
+        done
+        epmd -kill >/dev/null 2>&1
+        for i in $(seq 1 10); do pgrep -x epmd >/dev/null || break; sleep 0.5; done
+        pgrep -x epmd >/dev/null && xmpp_log "epmd still running after epmd -kill"
+    fi
     [ -n "$XMPP_DIR" ] && rm -rf "$XMPP_DIR"
 }
 
@@ -181,6 +193,7 @@ xmpp_config() {
     "ip4_mask": 16,
     "key_file": "$XMPP_DIR/$user-$ip4.key"$extra
   },
+  "TincanSender": { "stun": [] },
   "BaseTopologyManager": { "ip4": "$ip4" }
 }
 EOF

@@ -42,7 +42,24 @@ function fmtValue(v) {
 }
 
 // Identity and device facts: known keys first, the rest after.
-var knownKeys = [ 'uid', 'ip4', 'ip6', 'tap', 'mtu', 'mode', 'listen_port', 'uptime', 'board' ];
+var knownKeys = [ 'uid', 'ip4', 'ip6', 'public_key', 'tap', 'mtu', 'switchmode', 'listen_port',
+	'uptime_s', 'signalling' ];
+
+// Drop counters: only the non-zero ones.
+function fmtDrops(d) {
+	var nz = Object.keys(d || {}).filter(function(k) { return d[k]; });
+	return nz.length ? nz.map(function(k) { return k + ' ' + d[k]; }).join(', ') : _('none');
+}
+
+function fmtField(k, v) {
+	if (k === 'uptime_s')
+		return fmtUptime(v);
+	if (k === 'drops')
+		return fmtDrops(v);
+	if (k === 'switchmode')
+		return v ? _('switched (L2)') : _('routed (L3)');
+	return fmtValue(v);
+}
 
 function infoTable(st) {
 	var rows = [];
@@ -53,7 +70,7 @@ function infoTable(st) {
 	keys.forEach(function(k) {
 		rows.push(E('tr', { 'class': 'tr' }, [
 			E('td', { 'class': 'td left', 'width': '33%' }, [ k ]),
-			E('td', { 'class': 'td left' }, [ k === 'uptime' ? fmtUptime(st[k]) : fmtValue(st[k]) ])
+			E('td', { 'class': 'td left' }, [ fmtField(k, st[k]) ])
 		]));
 	});
 	return E('table', { 'class': 'table' }, rows);
