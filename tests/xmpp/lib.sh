@@ -131,7 +131,8 @@ modules:
   mod_roster: {}
   mod_shared_roster: {}
 EOF
-    if ! pgrep -x epmd >/dev/null; then EPMD_OURS=1; fi
+    # Only an epmd that answers counts as someone else's (not a zombie).
+    if ! epmd -names >/dev/null 2>&1; then EPMD_OURS=1; fi
     chown -R ejabberd:ejabberd "$d"
     ejabberd_ctl foreground > "$d/stdout" 2>&1 &
     EJABBERD_PID=$!
@@ -163,6 +164,8 @@ ejabberd_stop() {
 }
 
 xmpp_cleanup() {
+    # Runs from an EXIT trap of a `set -e` script: keep going past failures.
+    set +e
     prosody_stop
     ejabberd_stop
     if [ "$EPMD_OURS" = 1 ]; then
@@ -173,8 +176,8 @@ xmpp_cleanup() {
             sleep 0.5
         done
         epmd -kill >/dev/null 2>&1
-        for i in $(seq 1 10); do pgrep -x epmd >/dev/null || break; sleep 0.5; done
-        pgrep -x epmd >/dev/null && xmpp_log "epmd still running after epmd -kill"
+        for i in $(seq 1 10); do epmd -names >/dev/null 2>&1 || break; sleep 0.5; done
+        if epmd -names >/dev/null 2>&1; then xmpp_log "epmd still running after epmd -kill"; fi
     fi
     [ -n "$XMPP_DIR" ] && rm -rf "$XMPP_DIR"
 }
