@@ -155,6 +155,12 @@ impl Node {
             ip4: info.ip4,
         });
         p.merge_candidates(&info.candidates);
+        // Our TURN servers must let this member's addresses reach our
+        // relayed addresses (permissions are per IP; re-permitting is a no-op).
+        let addrs: heapless::Vec<SocketAddr, { payload::MAX_GOSSIP_CANDIDATES }> =
+            p.candidates.iter().map(|c| c.addr).collect();
+        self.nat.permit(now, &addrs);
+        self.drain_nat(now);
         self.route_cache = None;
         // A successor candidate: the topology decides whether to link.
         self.topology.handle_discovered(now, info.uid);
@@ -231,7 +237,7 @@ impl Node {
             .links
             .encapsulate(now, id, &self.scratch[..9], self.pool.buf(slot))
         {
-            Ok(len) => self.pool.push(slot, len, super::Dest::Udp(from)),
+            Ok(len) => self.push_udp(slot, len, from, self.rx_via),
             Err(_) => self.pool.release(slot),
         }
     }
@@ -250,13 +256,15 @@ impl Node {
         else {
             return self.count(NodeDrop::Malformed);
         };
+        let via = self.rx_via;
         let Some(peer) = self.peer_mut(id) else {
             return;
         };
         if let Some(probe) = peer.probe {
-            if probe.nonce == nonce && probe.addr == from {
+            if probe.nonce == nonce && probe.addr == from && via.is_none() {
                 log::info!("path to peer #{} upgraded to {from}", id.0);
                 peer.path = Some(from);
+                peer.relay = None;
                 peer.probe = None;
             }
         }
