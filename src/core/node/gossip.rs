@@ -101,6 +101,12 @@ impl Node {
         // The sender's own record may just have told us who it is.
         self.sync_peer(now, from_id);
         self.run_topology(now);
+        // A member that gossips to us but whose link we do not want (a
+        // newcomer at its bootstrap peer) gets our gossip back: otherwise it
+        // would only ever learn the members we knew when it joined.
+        if self.peer(from_id).is_some_and(|p| !p.wanted) {
+            self.gossip_to(now, from_id);
+        }
     }
 
     /// The checks every announcement passes before it is believed: the UID
