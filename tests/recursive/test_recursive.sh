@@ -203,7 +203,12 @@ ip -n ipr-h1 link show tunnel-tap | grep -q NOARP || fail "tunnel-tap is not NOA
 ip -n ipr-h1 link show ipop | grep -q NOARP && fail "inner TAP has NOARP (switchmode 1)"
 
 # Container MTU = the inner TAP's (as on the seed's LXC bridge).
-M=$(mtu_of ipr-h1 ipop)
+# (the inner node lowers its MTU once it sees tunnel-tap: wait for that)
+for ((i = 0; i < 50; i++)); do
+    M=$(mtu_of ipr-h1 ipop)
+    [ "$M" = 1164 ] && break
+    sleep 0.2
+done
 MO=$(mtu_of ipr-h1 tunnel-tap)
 [ "$MO" = 1280 ] || fail "tunnel-tap MTU $MO, expected 1280"
 [ "$M" = 1164 ] || fail "inner TAP MTU $M, expected 1164 (1280 - 116 bytes of encapsulation)"
