@@ -63,6 +63,7 @@ fn cfg(i: u8, peer: Option<u8>) -> NodeConfig {
         mac_table: 16,
         gossip_interval: Duration::from_secs(15),
         unix_nanos_at_zero: 0,
+        topology: Default::default(),
     }
 }
 

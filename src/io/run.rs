@@ -135,8 +135,7 @@ pub fn run(cfg: OverlayConfig, tap_override: Option<&str>, limits: Limits) -> Re
         .map_err(|e| CliError::Runtime(e.to_string()))?;
     let secret =
         keyfile::load_or_create(&cfg.key_file).map_err(|e| CliError::Runtime(e.to_string()))?;
-    let mut setup = TapSetup::from_config(&cfg, tap_override);
-    setup.mtu = cfg.mtu.unwrap_or(setup.mtu);
+    let setup = TapSetup::from_config(&cfg, tap_override);
     let tap = Tap::create(&setup).map_err(|e| CliError::Runtime(e.to_string()))?;
     log::info!(
         "TAP {} up: {}/{}, MTU {}, {}",
@@ -178,6 +177,7 @@ pub fn run(cfg: OverlayConfig, tap_override: Option<&str>, limits: Limits) -> Re
             (cfg.interval_management as u64 * cfg.timer_interval as u64).clamp(1, 3600),
         ),
         unix_nanos_at_zero: clock.unix_nanos_at_zero(),
+        topology: crate::core::topology::TopologyConfig::from(&cfg),
     };
     let mut node = Node::new(node_cfg, Rng::from_seed(seed), clock.now());
     node.set_tap_mac(tap.mac());

@@ -12,7 +12,7 @@ use smol::channel;
 
 use super::run::{self, Shell};
 use super::xmpp::{run_xmpp, LocalIdentity, XmppCommand, XmppEvent, XmppSettings, XmppStatus};
-use crate::core::node::{PeerInfo, Source};
+use crate::core::node::{PeerInfo, SignalOut, Source};
 use crate::core::rng::Rng;
 use crate::core::signal::{Announce, Signal};
 
@@ -65,15 +65,38 @@ pub async fn run(shell: Rc<Shell>) {
             })
             .await;
             if let Some(ev) = ev {
-                handle_event(&shell, &cmd_tx, ev).await;
+                handle_event(&shell, ev);
             }
+            send_topology_signals(&shell, &cmd_tx).await;
             *shell.signalling.borrow_mut() = describe(&shell, &status.borrow());
         }
     };
     smol::future::zip(task, glue).await;
 }
 
-async fn handle_event(shell: &Shell, cmd: &channel::Sender<XmppCommand>, ev: XmppEvent) {
+/// Partition-healing pings the topology wants sent.
+async fn send_topology_signals(shell: &Shell, cmd: &channel::Sender<XmppCommand>) {
+    loop {
+        let (out, me) = {
+            let mut node = shell.node.borrow_mut();
+            (node.poll_signal(), node.uid())
+        };
+        let msg = match out {
+            Some(SignalOut::Ping { to }) => XmppCommand::SendTo {
+                to,
+                signal: Signal::Ping { uid: me },
+            },
+            Some(SignalOut::PingReply { to }) => XmppCommand::SendTo {
+                to,
+                signal: Signal::PingResp { uid: me },
+            },
+            None => return,
+        };
+        let _ = cmd.send(msg).await;
+    }
+}
+
+fn handle_event(shell: &Shell, ev: XmppEvent) {
     match ev {
         XmppEvent::Online { jid } => log::info!("xmpp: online as {jid}"),
         XmppEvent::Disconnected { retry_in, reason } => {
@@ -95,16 +118,15 @@ async fn handle_event(shell: &Shell, cmd: &channel::Sender<XmppCommand>, ev: Xmp
                 log::debug!("xmpp: announce of {} from {from}", a.ip4);
                 run::announce(shell, &to_info(&a), Source::Signal);
             }
-            Signal::Ping { uid } => {
-                let me = shell.node.borrow().uid();
-                let _ = cmd
-                    .send(XmppCommand::SendTo {
-                        to: uid,
-                        signal: Signal::PingResp { uid: me },
-                    })
-                    .await;
-            }
-            Signal::PingResp { .. } | Signal::LinkRequest(_) | Signal::LinkAccept(_) => {}
+            Signal::Ping { uid } => shell
+                .node
+                .borrow_mut()
+                .handle_signal_ping(shell.clock.now(), uid),
+            Signal::PingResp { uid } => shell
+                .node
+                .borrow_mut()
+                .handle_signal_ping_reply(shell.clock.now(), uid),
+            Signal::LinkRequest(_) | Signal::LinkAccept(_) => {}
         },
     }
 }

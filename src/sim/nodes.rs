@@ -158,6 +158,7 @@ impl NodeNet {
                 mac_table: 64,
                 gossip_interval: net.cfg.gossip_interval,
                 unix_nanos_at_zero: 0,
+                topology: Default::default(),
             };
             let node = Node::new(cfg, net.rng.fork(), Instant::ZERO);
             let group = (net.rng.below(2)) as u8;

@@ -109,6 +109,10 @@ pub const GLOBAL_DH_PER_SECOND: u32 = 100;
 /// Number of per-IP buckets (a fixed table; colliding sources share one).
 pub const RATE_BUCKETS: usize = 256;
 
+/// Answered initiations remembered (by mac1) so that extra copies sent to
+/// other candidate addresses are dropped without Diffie-Hellman work.
+pub const RECENT_INITIATIONS: usize = 16;
+
 /// Index slots per peer: a pending initiation plus current, previous and
 /// next sessions always fit.
 pub const SLOTS_PER_PEER: usize = 4;

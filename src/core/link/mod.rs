@@ -143,6 +143,9 @@ pub struct Links {
     dh_ops: u64,
     cookie_replies_sent: u64,
     poll_cursor: usize,
+    /// mac1 of the last RECENT_INITIATIONS initiations answered (a ring).
+    recent_initiations: [Option<[u8; MAC_LEN]>; RECENT_INITIATIONS],
+    recent_next: usize,
 }
 
 impl Links {
@@ -174,6 +177,8 @@ impl Links {
             dh_ops,
             cookie_replies_sent: 0,
             poll_cursor: 0,
+            recent_initiations: [None; RECENT_INITIATIONS],
+            recent_next: 0,
         }
     }
 

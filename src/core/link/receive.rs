@@ -13,7 +13,7 @@ use super::peer::{make_index, split_index, Peer, Slot};
 use super::ratelimit::Verdict;
 use super::session::{OpenError, Session};
 use super::timers::TimerKind;
-use super::wire::{field, put, put_header, u32_at, u64_at};
+use super::wire::{field, put, put_header, take, u32_at, u64_at};
 use super::{Links, PeerId, Received};
 use crate::core::time::Instant;
 
@@ -57,6 +57,12 @@ impl Links {
         if out.len() < RESPONSE_LEN {
             return Err(DropReason::BufferTooSmall);
         }
+        // The node sends one initiation to several candidate addresses;
+        // copies of one already answered are dropped before any DH.
+        let mac1: [u8; MAC_LEN] = take(msg, field::initiation::MAC1);
+        if self.recent_initiations.contains(&Some(mac1)) {
+            return Err(DropReason::StaleTimestamp);
+        }
         if let Some(len) = self.admit_handshake(now, from, msg, out)? {
             return Ok(Received::Reply { peer: None, len });
         }
@@ -75,12 +81,19 @@ impl Links {
         let p = self.peer_slot_mut(idx).ok_or(DropReason::UnknownPeer)?;
         let ts = handshake::read_initiation_timestamp(&mut read, &p.static_static, msg)?;
         check_timestamp(p, now, &ts)?;
-        self.respond(now, idx, read, u32_at(msg, field::initiation::SENDER), out)
-            .map(|len| Received::Reply {
-                peer: Some(id),
-                len,
-            })
-            .inspect(|_| self.note_received(idx, now, msg.len()))
+        let len = self.respond(now, idx, read, u32_at(msg, field::initiation::SENDER), out)?;
+        self.note_received(idx, now, msg.len());
+        if let Some(r) = self
+            .recent_initiations
+            .get_mut(self.recent_next % RECENT_INITIATIONS)
+        {
+            *r = Some(mac1);
+        }
+        self.recent_next = self.recent_next.wrapping_add(1);
+        Ok(Received::Reply {
+            peer: Some(id),
+            len,
+        })
     }
 
     /// Adds an unknown initiator as a provisional peer, evicting a

@@ -37,7 +37,12 @@ impl Links {
             .get_mut(idx)
             .and_then(Option::as_mut)
             .ok_or(LinkError::UnknownPeer)?;
-        let slot = p.pick_slot(p.pending);
+        // A retransmit replaces the pending attempt in place: only the
+        // latest initiation's response may complete the handshake.
+        let slot = match p.pending {
+            Some(s) => s,
+            None => p.pick_slot(None),
+        };
         let local_index = make_index(rng, idx, slot);
         put_header(msg, TYPE_INITIATION);
         put(msg, field::initiation::SENDER, &local_index.to_le_bytes());

@@ -322,18 +322,33 @@ fn replayed_initiation_is_stale() {
         deliver(&mut p.b, p.now, p.addr_a, &init),
         Got::Reply(..)
     ));
+    // A copy (the node sends one to each candidate address) costs no DH.
+    let dh = p.b.dh_operations();
     p.advance(Duration::from_secs(1));
     assert_eq!(
         deliver(&mut p.b, p.now, p.addr_a, &init),
         Got::Dropped(DropReason::StaleTimestamp)
     );
-    // After the peer has been silent for the grace period, an old timestamp
-    // is accepted again (the peer may have restarted without a wall clock).
+    assert_eq!(p.b.dh_operations(), dh);
+    // A restarted A (same key, no wall clock: its timestamps start low) is
+    // refused while B still hears the old A ...
+    let mut a2 = links(1, [7; 32]);
+    let a2b = a2.add_peer(p.b.public_key()).unwrap();
+    let n = a2.initiate(Instant::from_secs(1), a2b, &mut out).unwrap();
+    let restarted = out[..n].to_vec();
+    assert_eq!(
+        deliver(&mut p.b, p.now, p.addr_a, &restarted),
+        Got::Dropped(DropReason::StaleTimestamp)
+    );
+    // ... and accepted once A has been silent for the grace period.
     p.advance(STALE_TIMESTAMP_GRACE);
-    assert!(matches!(
-        deliver(&mut p.b, p.now, p.addr_a, &init),
-        Got::Reply(..)
-    ));
+    let Got::Reply(Some(_), resp) = deliver(&mut p.b, p.now, p.addr_a, &restarted) else {
+        panic!()
+    };
+    assert_eq!(
+        deliver(&mut a2, p.now, p.addr_b, &resp),
+        Got::Established(a2b)
+    );
 }
 
 #[test]
@@ -505,4 +520,37 @@ fn strangers_without_the_psk_cannot_crowd_out_peers() {
     assert!(matches!(stranger(23, now, &mut b), Got::Reply(Some(_), _)));
     assert_eq!(b.find_peer(&a.public_key()), Some(ba));
     assert!(b.is_established(ba));
+}
+
+#[test]
+fn only_the_latest_initiation_can_complete() {
+    let mut p = Pair::new();
+    let mut out = [0u8; 256];
+    let n = p.a.initiate(p.now, p.ab, &mut out).unwrap();
+    let first = out[..n].to_vec();
+    p.advance(REKEY_TIMEOUT + REKEY_TIMEOUT_JITTER_MAX);
+    let (_, n) = p.a.poll_transmit(p.now, &mut out).unwrap();
+    let second = out[..n].to_vec();
+    assert_ne!(first[4..8], second[4..8], "fresh index");
+    let Got::Reply(_, late) = deliver(&mut p.b, p.now, p.addr_a, &first) else {
+        panic!()
+    };
+    assert_eq!(
+        deliver(&mut p.a, p.now, p.addr_b, &late),
+        Got::Dropped(DropReason::UnknownIndex)
+    );
+    let Got::Reply(_, resp) = deliver(&mut p.b, p.now, p.addr_a, &second) else {
+        panic!()
+    };
+    assert_eq!(
+        deliver(&mut p.a, p.now, p.addr_b, &resp),
+        Got::Established(p.ab)
+    );
+    let peer = p.a.peers[usize::from(p.ab.0)].as_ref().unwrap();
+    let used = peer
+        .slots
+        .iter()
+        .filter(|s| !matches!(s, peer::Slot::Free))
+        .count();
+    assert_eq!(used, 1, "no orphaned handshake slots");
 }

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use super::payload::{self, FLOOD, FRAME, GOSSIP, PROBE, PROBE_ACK, ROUTED};
+use super::payload::{self, CONTROL, FLOOD, FRAME, GOSSIP, PROBE, PROBE_ACK, ROUTED};
 use super::pool::Dest;
 use super::{Node, NodeDrop};
 use crate::core::frame::{self, EthFrame};
@@ -11,6 +11,10 @@ use crate::core::identity::Uid;
 use crate::core::link::{LinkError, PeerId};
 use crate::core::switch::{classify_l3, L3Dest};
 use crate::core::time::Instant;
+
+/// Most copies one node sends of one flooded frame (its links are bounded
+/// by the topology's caps: 100 with IPOP's defaults).
+const FLOOD_FANOUT: usize = 128;
 
 impl Node {
     /// A frame read from the TAP.
@@ -87,13 +91,49 @@ impl Node {
 
     /// A copy to every linked member.
     fn flood(&mut self, now: Instant, frame: &[u8]) {
+        let me = self.uid;
+        self.flood_arc(now, &me, &me, frame);
+        // Links the topology does not know yet get a plain copy.
         for i in 0..self.peers.len() {
-            let Some(id) = self.peers[i].as_ref().map(|p| p.id) else {
+            let Some(p) = self.peers[i].as_ref() else {
                 continue;
             };
-            if self.is_up(now, id) {
+            let id = p.id;
+            if !p.topo_up && self.is_up(now, id) {
                 self.send_frame_direct(now, id, frame);
             }
+        }
+    }
+
+    /// Sends FLOOD copies covering the arc `(self, arc_end)` of a group
+    /// frame from `src`: each copy carries the end of the sub-arc its
+    /// receiver is responsible for, so every member gets exactly one copy
+    /// (the topology's routing has the rule and its proof).
+    fn flood_arc(&mut self, now: Instant, src: &Uid, arc_end: &Uid, frame: &[u8]) {
+        let mut targets: heapless::Vec<(Uid, Uid), FLOOD_FANOUT> = heapless::Vec::new();
+        self.topology.flood_targets(arc_end, &mut targets);
+        for (uid, end) in targets {
+            let Some(id) = self.peer_by_uid(&uid) else {
+                continue;
+            };
+            let n = payload::FLOOD_HEADER + frame.len();
+            let Some(buf) = self.scratch.get_mut(..n) else {
+                return self.count(NodeDrop::TooBig);
+            };
+            let _ = payload::write_flood_header(buf, src, &end);
+            buf[payload::FLOOD_HEADER..].copy_from_slice(frame);
+            self.send_scratch(now, id, n);
+        }
+    }
+
+    fn handle_flood(&mut self, now: Instant, from_id: PeerId, p: &[u8]) {
+        let Some(f) = payload::parse_flood(p) else {
+            return self.count(NodeDrop::Malformed);
+        };
+        let (src, end) = (f.src, f.arc_end);
+        self.deliver(now, from_id, Some(src), f.frame, false);
+        if end != self.uid {
+            self.flood_arc(now, &src, &end, f.frame);
         }
     }
 
@@ -112,6 +152,9 @@ impl Node {
         let dst = self.peer(id).and_then(|p| p.uid());
         if let Some(hop) = dst.and_then(|d| self.next_hop(now, &d, None)) {
             let Some(dst) = dst else { return };
+            // Relayed traffic counts toward an on-demand link (16.01's
+            // threshold_on_demand); meanwhile the frame is relayed, not dropped.
+            self.topology.handle_traffic(dst, frame.len());
             return self.send_routed(now, hop, payload::MAX_HOPS, &self.uid.clone(), &dst, frame);
         }
         // No relay either: hold one frame for the handshake, then send it.
@@ -224,10 +267,8 @@ impl Node {
             }
             Some(ROUTED) => self.handle_routed(now, from_id, p),
             Some(GOSSIP) => self.handle_gossip(now, from_id, p),
-            Some(FLOOD) => match payload::parse_flood(p) {
-                Some(f) => self.deliver(now, from_id, Some(f.src), f.frame, false),
-                None => self.count(NodeDrop::Malformed),
-            },
+            Some(CONTROL) => self.handle_control(now, from_id, p),
+            Some(FLOOD) => self.handle_flood(now, from_id, p),
             Some(PROBE) => self.answer_probe(now, from_id, from, p),
             Some(PROBE_ACK) => self.handle_probe_ack(now, from_id, from, p),
             _ => self.count(NodeDrop::UnknownPayload),
@@ -342,6 +383,15 @@ impl Node {
         dst: &Uid,
         exclude: Option<PeerId>,
     ) -> Option<PeerId> {
+        if let Some(id) = self
+            .topology
+            .next_hop(dst)
+            .and_then(|u| self.peer_by_uid(&u))
+        {
+            if Some(id) != exclude && self.is_up(now, id) {
+                return Some(id);
+            }
+        }
         let mut best: Option<(Uid, PeerId)> = None;
         let mut fallback = None;
         for p in self.peers.iter().flatten() {

@@ -17,10 +17,13 @@ use crate::core::time::Instant;
 impl Node {
     pub(super) fn gossip_all(&mut self, now: Instant) {
         for i in 0..self.peers.len() {
-            let Some(id) = self.peers[i].as_ref().map(|p| p.id) else {
+            let Some((id, wanted)) = self.peers[i].as_ref().map(|p| (p.id, p.wanted)) else {
                 continue;
             };
-            if self.is_up(now, id) || self.links.is_established(id) {
+            // Links we want get gossip (which also keeps them and their NAT
+            // mappings alive); links only the other side wants are kept by
+            // the link layer's passive keepalives, and fade when neither does.
+            if wanted && (self.is_up(now, id) || self.links.is_established(id)) {
                 self.gossip_to(now, id);
             }
             self.maybe_probe(now, id);
@@ -95,6 +98,9 @@ impl Node {
             let authoritative = sender_key == Some(info.public_key);
             self.learn(now, &info, Source::Gossip, authoritative.then_some(from_id));
         }
+        // The sender's own record may just have told us who it is.
+        self.sync_peer(now, from_id);
+        self.run_topology(now);
     }
 
     /// The checks every announcement passes before it is believed: the UID
@@ -149,13 +155,9 @@ impl Node {
             ip4: info.ip4,
         });
         p.merge_candidates(&info.candidates);
-        // Without a topology manager every member is wanted: a full mesh,
-        // which is what IPOP's successor rule gives groups smaller than
-        // num_successors.
-        if !p.wanted {
-            p.wanted = true;
-        }
         self.route_cache = None;
+        // A successor candidate: the topology decides whether to link.
+        self.topology.handle_discovered(now, info.uid);
     }
 
     /// The peer entry for `key`, created if there is room.

@@ -12,6 +12,7 @@ mod gossip;
 pub mod payload;
 pub mod peers;
 pub mod pool;
+mod ring;
 pub mod status;
 
 use core::time::Duration;
@@ -26,10 +27,12 @@ use crate::core::link::{LinkConfig, Links, PeerId, Received};
 use crate::core::rng::Rng;
 use crate::core::switch::{MacTable, Subnet};
 use crate::core::time::Instant;
+use crate::core::topology::{Topology, TopologyConfig};
 
 pub use payload::PeerInfo;
 pub use peers::Source;
 pub use pool::Dest;
+pub use ring::SignalOut;
 
 use peers::Peer;
 use pool::Pool;
@@ -60,6 +63,8 @@ pub struct NodeConfig {
     /// Unix time (ns) at `Instant::ZERO`: keeps handshake timestamps
     /// increasing across restarts (0 in simulations).
     pub unix_nanos_at_zero: u64,
+    /// The GroupVPN ring: which links to keep (IPOP 16.01 keys and units).
+    pub topology: TopologyConfig,
 }
 
 impl NodeConfig {
@@ -138,6 +143,8 @@ pub struct Node {
     gossip_cursor: usize,
     /// Last IPv4 destination looked up and its peer: bulk flows hit this.
     route_cache: Option<(Ipv4Addr, PeerId)>,
+    topology: Topology,
+    signals_out: std::collections::VecDeque<SignalOut>,
 }
 
 impl Node {
@@ -152,9 +159,11 @@ impl Node {
         );
         links.set_accept_unknown(cfg.accept_unknown);
         links.set_wall_clock(cfg.unix_nanos_at_zero);
+        let uid = Uid::from_ip4(cfg.ip4);
+        let topology = Topology::new(cfg.topology.clone(), uid, rng.fork());
         let buf_size = NodeConfig::buf_size(cfg.mtu);
         let mut node = Node {
-            uid: Uid::from_ip4(cfg.ip4),
+            uid,
             subnet: Subnet::new(cfg.ip4, cfg.ip4_prefix),
             tap_mac: [0x02, 0, 0, 0, 0, 1],
             links,
@@ -169,6 +178,8 @@ impl Node {
             next_gossip: now + cfg.gossip_interval,
             gossip_cursor: 0,
             route_cache: None,
+            topology,
+            signals_out: std::collections::VecDeque::with_capacity(ring::MAX_SIGNALS_OUT),
             cfg,
         };
         for (endpoint, key) in node.cfg.static_peers.clone() {
@@ -219,6 +230,9 @@ impl Node {
     /// When `handle_timeout` should run next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut t = Some(self.next_gossip);
+        if let Some(x) = self.topology.poll_timeout() {
+            t = Some(x.min(self.next_gossip));
+        }
         let mut earliest = |x: Option<Instant>| {
             if let Some(x) = x {
                 t = Some(t.map_or(x, |t| t.min(x)));
@@ -236,6 +250,10 @@ impl Node {
     /// Timer work: link keepalives and rekeys, connection attempts, gossip.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.drain_link_timers(now);
+        if self.topology.poll_timeout().is_some_and(|t| t <= now) {
+            self.topology.handle_timeout(now);
+        }
+        self.sync_topology(now);
         self.attempt_connections(now);
         if now >= self.next_gossip {
             self.next_gossip = now + self.cfg.gossip_interval;

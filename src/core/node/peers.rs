@@ -59,6 +59,8 @@ pub struct Peer {
     pub probe: Option<Probe>,
     /// Whether our gossip went out on the current session.
     pub greeted: bool,
+    /// Whether the topology was last told this link is up.
+    pub topo_up: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,6 +95,7 @@ impl Peer {
             forwarded_bytes: 0,
             probe: None,
             greeted: false,
+            topo_up: false,
         }
     }
 

@@ -36,6 +36,8 @@ pub struct PeerStatus {
     pub tx_packets: u64,
     pub forwarded_packets: u64,
     pub forwarded_bytes: u64,
+    /// Topology roles: successor, chord, on-demand, inbound (comma-joined).
+    pub roles: String,
 }
 
 impl Node {
@@ -86,6 +88,10 @@ impl Node {
                     tx_packets: st.map_or(0, |s| s.tx_packets),
                     forwarded_packets: p.forwarded_packets,
                     forwarded_bytes: p.forwarded_bytes,
+                    roles: p
+                        .uid()
+                        .map(|u| role_names(self.topology.roles(&u)))
+                        .unwrap_or_default(),
                 }
             })
             .collect();
@@ -100,6 +106,22 @@ impl Node {
             drops,
         }
     }
+}
+
+fn role_names(r: crate::core::topology::Roles) -> String {
+    use crate::core::topology::Roles;
+    let names = [
+        (Roles::SUCCESSOR, "successor"),
+        (Roles::CHORD, "chord"),
+        (Roles::ON_DEMAND, "on-demand"),
+        (Roles::INBOUND, "inbound"),
+    ];
+    let v: Vec<&str> = names
+        .iter()
+        .filter(|(f, _)| r.contains(*f))
+        .map(|(_, n)| *n)
+        .collect();
+    v.join(",")
 }
 
 /// Minimal JSON string escaping for status output.
@@ -156,7 +178,7 @@ impl NodeStatus {
             };
             let _ = write!(
                 o,
-                "{{\"uid\":{},\"ip4\":{},\"public_key\":\"{}\",\"source\":\"{}\",\"endpoint\":{},\"path\":\"{}\",\"established\":{},\"last_handshake_s\":{},\"rx_bytes\":{},\"tx_bytes\":{},\"rx_packets\":{},\"tx_packets\":{},\"forwarded_packets\":{},\"forwarded_bytes\":{}}}",
+                "{{\"uid\":{},\"ip4\":{},\"public_key\":\"{}\",\"source\":\"{}\",\"endpoint\":{},\"path\":\"{}\",\"established\":{},\"last_handshake_s\":{},\"rx_bytes\":{},\"tx_bytes\":{},\"rx_packets\":{},\"tx_packets\":{},\"forwarded_packets\":{},\"forwarded_bytes\":{},\"roles\":\"{}\"}}",
                 q(&p.uid.map(|u| u.to_string())),
                 q(&p.ip4.map(|u| u.to_string())),
                 crate::config::base64::encode(&p.public_key),
@@ -170,7 +192,8 @@ impl NodeStatus {
                 p.rx_packets,
                 p.tx_packets,
                 p.forwarded_packets,
-                p.forwarded_bytes
+                p.forwarded_bytes,
+                p.roles
             );
         }
         o.push_str("],\"drops\":{");
@@ -209,13 +232,22 @@ impl NodeStatus {
         }
         let _ = writeln!(
             o,
-            "\n{:<15} {:<8} {:<7} {:<14} {:<22} {:>5} {:>10} {:>10} {:>8}",
-            "peer", "uid", "source", "path", "endpoint", "hs_s", "rx_bytes", "tx_bytes", "fwd_pkts"
+            "\n{:<15} {:<8} {:<7} {:<14} {:<22} {:>5} {:>10} {:>10} {:>8} {}",
+            "peer",
+            "uid",
+            "source",
+            "path",
+            "endpoint",
+            "hs_s",
+            "rx_bytes",
+            "tx_bytes",
+            "fwd_pkts",
+            "roles"
         );
         for p in &self.peers {
             let _ = writeln!(
                 o,
-                "{:<15} {:<8} {:<7} {:<14} {:<22} {:>5} {:>10} {:>10} {:>8}",
+                "{:<15} {:<8} {:<7} {:<14} {:<22} {:>5} {:>10} {:>10} {:>8} {}",
                 opt(&p.ip4),
                 p.uid
                     .map(|u| u.short().to_string())
@@ -228,7 +260,8 @@ impl NodeStatus {
                     .unwrap_or_else(|| "-".into()),
                 p.rx_bytes,
                 p.tx_bytes,
-                p.forwarded_packets
+                p.forwarded_packets,
+                p.roles
             );
         }
         let nonzero: Vec<String> = self

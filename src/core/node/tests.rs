@@ -31,6 +31,7 @@ pub(crate) fn config(i: u8, peers: &[u8], switchmode: bool) -> NodeConfig {
         mac_table: 64,
         gossip_interval: Duration::from_secs(15),
         unix_nanos_at_zero: 0,
+        topology: Default::default(),
     }
 }
 
