@@ -317,13 +317,14 @@ print("h1 inner peer 10.0.3.101 %s: %s" % (sys.argv[1], "absent" if not p else
       "established %s, endpoint %s, last handshake %s s ago" % (p[0]["established"], p[0]["endpoint"], p[0]["last_handshake_s"])))' "$1"
 }
 note "$(peer_h2 "when the outer came back")"
-[ -n "${IPR_DEBUG:-}" ] && for h in 1 2; do status_json $h i > "$T_DIR/dbg-i$h-a.json"; done
 wait_ping ipr-c1 10.0.3.12 60 || fail "inner overlay did not recover after the outer node on h2 restarted"
-wait_ping ipr-c3 10.0.3.12 30 || fail "c3 -> c2 after the outer restart"
+T_R2=$(($(date +%s) - T_R))
+# h3 is behind the NAT: its outer link to h2 needs h3 to notice the old
+# session is dead (keepalive + rekey timeouts) and handshake again.
+wait_ping ipr-c3 10.0.3.12 40 || fail "c3 -> c2 after the outer restart"
 for h in 1 2 3; do kill -0 "$(eval echo \$PID_i$h)" 2>/dev/null || fail "inner node h$h died"; done
 note "$(peer_h2 "when the inner came back")"
-[ -n "${IPR_DEBUG:-}" ] && for h in 1 2; do status_json $h i > "$T_DIR/dbg-i$h-b.json"; done
-note "h2's outer node restarted: outer h1->h2 back after $T_R1 s, inner (containers) after $(($(date +%s) - T_R)) s"
+note "h2's outer node restarted: outer h1->h2 back after $T_R1 s, containers c1->c2 after $T_R2 s, c3 (NAT) -> c2 after $(($(date +%s) - T_R)) s"
 ok "outer node on h2 killed and restarted: inner overlay recovers by itself"
 
 # ---------------------------------------------------------------- IPsec
