@@ -84,6 +84,7 @@ print("%.1f" % (e["sum_received"]["bits_per_second"] / 1e6))' "$T_DIR/iperf-$3.j
 # ---------------------------------------------------------------- the world
 # Leftovers of an interrupted run (same names) would make `ip netns add` fail.
 for n in hub srv h1 h2 h3 nat c1 c2 c3; do ip netns del "ipr-$n" 2>/dev/null || true; done
+for l in iprv1 iprv2 iprv3 iprc1 iprc2 iprc3 iprn-lan iprn-h3; do ip link del "$l" 2>/dev/null || true; done
 hub_add ipr-hub
 ns_add ipr-srv
 ns_wire ipr-srv ipr-hub 10.86.0.100/24
