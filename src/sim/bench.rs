@@ -25,8 +25,12 @@ pub struct BenchReport {
     pub peak_rss_kib: Option<u64>,
     /// Virtual time from the last join until every successor set was right.
     pub successors_converged: Option<Duration>,
-    /// Virtual time from the last join until every chord was right too.
+    /// Virtual time from the last join until every chord pointed at the
+    /// right member too.
     pub converged: Option<Duration>,
+    /// Chords pointing at the right member without an up link at the end
+    /// (refused by that member's inbound cap, 16.01's `max_num_links`).
+    pub chords_down: usize,
     /// Up links per node: min, median, max.
     pub links: (usize, usize, usize),
     /// Unicast hops over sampled pairs: p50, p90, p99, max.
@@ -83,6 +87,7 @@ pub fn bench(n: usize, seed: u64) -> BenchReport {
         peak_rss_kib: peak_rss_kib(),
         successors_converged: succ,
         converged: all,
+        chords_down: w.chords_down(),
         links: (pick(&links, 0), pick(&links, 50), pick(&links, 100)),
         hops: (
             pick(&hops, 50),

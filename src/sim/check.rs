@@ -50,28 +50,40 @@ impl World {
             .count()
     }
 
-    /// Chord slots (over all live nodes) not holding an up link to the first
-    /// member at or after their target (slots whose answer is the node
-    /// itself are not counted: no link is needed).
+    /// Chord slots (over all live nodes) not pointing at the first member
+    /// at or after their target (slots whose answer is the node itself are
+    /// not counted: no link is needed).
     pub fn chord_errors(&self) -> usize {
+        self.chord_slots()
+            .filter(|(_, peer, want)| peer != want)
+            .count()
+    }
+
+    /// Chord slots pointing at the right member whose link is not up: the
+    /// member's inbound cap (`max_links`, 16.01's rule) refused it, or it is
+    /// still being built.
+    pub fn chords_down(&self) -> usize {
+        self.chord_slots()
+            .filter(|(n, peer, want)| {
+                peer == want && peer.is_some_and(|p| n.topo.linked().binary_search(&p).is_err())
+            })
+            .count()
+    }
+
+    /// (node, slot's member, true member) for every chord slot that needs a link.
+    fn chord_slots(
+        &self,
+    ) -> impl Iterator<Item = (&super::world::SimNode, Option<Uid>, Option<Uid>)> {
         let members = self.members();
-        let mut errors = 0;
-        for n in self.live_nodes() {
-            for i in 0..usize::from(self.cfg.topology.num_chords) {
-                let Some((target, peer)) = n.topo.chord(i) else {
-                    continue;
-                };
+        let chords = usize::from(self.cfg.topology.num_chords);
+        self.live_nodes().flat_map(move |n| {
+            let members = members.clone();
+            (0..chords).filter_map(move |i| {
+                let (target, peer) = n.topo.chord(i)?;
                 let want = successor_of(&members, &target);
-                if want == Some(n.uid) {
-                    continue;
-                }
-                let up = peer.is_some_and(|p| n.topo.linked().binary_search(&p).is_ok());
-                if peer != want || !up {
-                    errors += 1;
-                }
-            }
-        }
-        errors
+                (want != Some(n.uid)).then_some((n, peer, want))
+            })
+        })
     }
 
     /// Hops a unicast from `src` to `dst` takes following every node's

@@ -203,3 +203,37 @@ fn bench_reports_a_small_run() {
     );
     assert!(text.contains("(10000 pairs, 0 unreachable)"), "{text}");
 }
+
+#[test]
+fn on_demand_link_forms_under_load_and_ages_out() {
+    let mut w = world(100, small(), 23);
+    assert_converges(&mut w, 12, 60);
+    // A pair far apart on the ring, so no successor or chord links them.
+    let m = w.members();
+    let a = m[0];
+    let b = *m
+        .iter()
+        .find(|b| w.route(&a, b).is_some_and(|h| h >= 2))
+        .expect("a distant member");
+    let roles = |w: &World| w.topology(&a).map(|t| t.roles(&b)).unwrap_or_default();
+    assert_eq!(roles(&w), crate::core::topology::Roles::NONE);
+    // 1,000 B/s is above the 128 B/s threshold: within two management
+    // cycles the link exists and traffic goes direct.
+    for _ in 0..30 {
+        w.send_traffic(&a, &b, 1000);
+        w.run_for(Duration::from_secs(1));
+    }
+    assert!(
+        roles(&w).contains(crate::core::topology::Roles::ON_DEMAND),
+        "{}",
+        roles(&w)
+    );
+    assert_eq!(w.route(&a, &b), Some(1));
+    // Load stops: the link lasts ttl_on_demand (240 s) past the last busy
+    // cycle, then goes.
+    w.run_for(Duration::from_secs(200));
+    assert_eq!(w.route(&a, &b), Some(1));
+    w.run_for(Duration::from_secs(60));
+    assert_eq!(roles(&w), crate::core::topology::Roles::NONE);
+    assert!(w.route(&a, &b).is_some_and(|h| h >= 2));
+}

@@ -229,6 +229,17 @@ impl World {
         uid
     }
 
+    /// `src` sends `bytes` of traffic toward member `dst` now (counted for
+    /// on-demand links, as the datapath would on every frame).
+    pub fn send_traffic(&mut self, src: &Uid, dst: &Uid, bytes: usize) {
+        let Some(&i) = self.index.get(src) else {
+            return;
+        };
+        if self.nodes[i as usize].alive {
+            self.nodes[i as usize].topo.handle_traffic(*dst, bytes);
+        }
+    }
+
     /// A random live node crashes (no goodbye: peers notice by TTL).
     pub fn crash_random(&mut self) -> Option<Uid> {
         if self.alive.is_empty() {

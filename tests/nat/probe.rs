@@ -289,10 +289,17 @@ fn rebinding_run(prefix: &str) -> Vec<Seen> {
                 }
             })
             .collect();
-        let relays = seen
+        let relayed: Vec<SocketAddr> = seen
             .iter()
-            .filter(|s| matches!(s, Seen::Relayed(_)))
-            .count();
+            .filter_map(|s| {
+                if let Seen::Relayed(r) = s {
+                    Some(*r)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let relays = relayed.len();
         if flushed_at.is_none() && mapped.len() == 1 && relays == 1 {
             let st = Command::new("ip")
                 .args([
@@ -315,6 +322,7 @@ fn rebinding_run(prefix: &str) -> Vec<Seen> {
             let took = origin.elapsed() - flushed_at.unwrap();
             assert!(took < Duration::from_secs(3), "recovery took {took:?}");
             assert_ne!(mapped[0], mapped[1], "fully-random NAT: new mapping");
+            assert!(relayed.iter().all(|r| r.ip() == sa("203.0.113.1:0").ip()));
             let order: Vec<&str> = seen
                 .iter()
                 .map(|s| match s {

@@ -97,6 +97,7 @@ ejabberd_start() { # PORT USER:PASS...
     local d="$XMPP_DIR/ejabberd"
     mkdir -p "$d/log" "$d/db"
     : > "$d/ejabberdctl.cfg"
+    : > "$d/inetrc"
     cat > "$d/ejabberd.yml" <<EOF
 hosts:
   - $XMPP_DOMAIN
@@ -127,20 +128,21 @@ modules:
   mod_admin_extra: {}
   mod_disco: {}
   mod_ping: {}
-  mod_presence: {}
   mod_roster: {}
   mod_shared_roster: {}
 EOF
-    if ! pgrep -x epmd >/dev/null; then EPMD_OURS=1; fi
+    # Only an epmd that answers counts as someone else's (not a zombie).
+    if ! epmd -names >/dev/null 2>&1; then EPMD_OURS=1; fi
     chown -R ejabberd:ejabberd "$d"
     ejabberd_ctl foreground > "$d/stdout" 2>&1 &
     EJABBERD_PID=$!
     local i
     for i in $(seq 1 60); do
+        kill -0 "$EJABBERD_PID" 2>/dev/null || break
         ejabberd_ctl status >/dev/null 2>&1 && break
         sleep 1
     done
-    ejabberd_ctl status >/dev/null 2>&1 || { xmpp_log "ejabberd did not start"; tail -20 "$d/stdout" "$d/log/ejabberd.log" >&2; return 1; }
+    ejabberd_ctl status >/dev/null 2>&1 || { xmpp_log "ejabberd did not start"; tail -n 20 "$d/stdout" >&2; return 1; }
     local up
     for up in "$@"; do
         ejabberd_ctl register "${up%%:*}" "$XMPP_DOMAIN" "${up#*:}" >/dev/null \
@@ -162,9 +164,21 @@ ejabberd_stop() {
 }
 
 xmpp_cleanup() {
+    # Runs from an EXIT trap of a `set -e` script: keep going past failures.
+    set +e
     prosody_stop
     ejabberd_stop
-    if [ "$EPMD_OURS" = 1 ]; then epmd -kill >/dev/null 2>&1; fi
+    if [ "$EPMD_OURS" = 1 ]; then
+        # epmd refuses -kill while a node is still registered.
+        local i
+        for i in $(seq 1 20); do
+            epmd -names 2>/dev/null | grep -q "^name " || break
+            sleep 0.5
+        done
+        epmd -kill >/dev/null 2>&1
+        for i in $(seq 1 10); do epmd -names >/dev/null 2>&1 || break; sleep 0.5; done
+        if epmd -names >/dev/null 2>&1; then xmpp_log "epmd still running after epmd -kill"; fi
+    fi
     [ -n "$XMPP_DIR" ] && rm -rf "$XMPP_DIR"
 }
 
@@ -182,6 +196,7 @@ xmpp_config() {
     "ip4_mask": 16,
     "key_file": "$XMPP_DIR/$user-$ip4.key"$extra
   },
+  "TincanSender": { "stun": [] },
   "BaseTopologyManager": { "ip4": "$ip4" }
 }
 EOF

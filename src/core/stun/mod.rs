@@ -7,9 +7,12 @@
 //!   [`consts`]), and re-asks periodically to notice NAT rebinding.
 //! * [`TurnClient`]: one allocation on one TURN server with long-term
 //!   credentials, permissions, channels, and data framing.
+//! * [`NatAgent`]: both kinds behind one front for the node: demux,
+//!   candidates (srflx + relay), permissions, relayed data.
 //! * [`is_stun`] / [`is_channel_data`]: the demultiplexer for the overlay's
 //!   one UDP socket (table in docs/PROTOCOL.md, "STUN and TURN").
 
+pub mod agent;
 pub mod attr;
 pub mod binding;
 pub mod channel;
@@ -26,6 +29,7 @@ mod fuzz_tests;
 #[cfg(test)]
 mod rfc5769_tests;
 
+pub use agent::{NatAgent, Relayed};
 pub use binding::{BindingClient, BindingEvent};
 pub use channel::ChannelData;
 pub use error::{StunDrop, StunError, StunStats};

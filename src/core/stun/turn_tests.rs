@@ -364,13 +364,13 @@ fn keepalive_notices_rebinding() {
     let t1 = now + TURN_KEEPALIVE;
     assert_eq!(c.poll_timeout(), Some(t1));
     let (_, n) = c.poll_transmit(t1, &mut buf).unwrap();
-    answer(&mut c, t1, &buf[..n].to_vec(), MAPPED);
+    answer(&mut c, t1, &buf[..n], MAPPED);
     assert_eq!(c.poll_event(), None);
     assert_eq!(c.relayed(), Some(addr(RELAYED)));
     // The NAT forgot us: the server now sees another port.
     let t2 = t1 + TURN_KEEPALIVE;
     let (_, n) = c.poll_transmit(t2, &mut buf).unwrap();
-    answer(&mut c, t2, &buf[..n].to_vec(), "203.0.113.7:41001");
+    answer(&mut c, t2, &buf[..n], "203.0.113.7:41001");
     assert_eq!(c.poll_event(), Some(TurnEvent::Failed));
     assert_eq!(c.relayed(), None);
     // A new allocation starts at once (with the credentials we have).

@@ -16,6 +16,8 @@ pub(super) struct ChordSlot {
     pub expires: Instant,
     /// When the last search for an empty slot went out.
     pub searched: Option<Instant>,
+    /// The member this slot lost its link to last (see `clean_connections`).
+    pub refused: Option<Uid>,
 }
 
 impl ChordSlot {
@@ -25,6 +27,7 @@ impl ChordSlot {
             peer: None,
             expires: Instant::ZERO,
             searched: None,
+            refused: None,
         }
     }
 }
@@ -176,6 +179,10 @@ impl Topology {
         }
         slot.expires = now + ttl;
         if slot.peer == Some(found) {
+            // Still the right member; ask for the link again if it was refused.
+            if self.peer(&found).is_none() {
+                self.add_role(now, found, LinkRole::Chord);
+            }
             return;
         }
         let old = slot.peer.replace(found);

@@ -42,6 +42,17 @@ impl Topology {
             if never_up {
                 self.known.retain(|u| *u != uid);
                 self.discovered.retain(|(_, u)| *u != uid);
+                // A chord link that never came up was most likely refused
+                // by the member's inbound cap: the slot keeps pointing at it
+                // and asks again at its next ttl_chord re-check instead of
+                // searching (and being refused) every cycle.
+                for s in self
+                    .chords
+                    .iter_mut()
+                    .filter(|s| s.peer.is_none() && s.refused == Some(uid))
+                {
+                    s.peer = Some(uid);
+                }
             }
         }
     }

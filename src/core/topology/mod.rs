@@ -29,7 +29,9 @@
 //!   where the search stops answers with its nearest successor), so chords
 //!   land where Chord puts its fingers; 16.01 returned the node before it.
 //! * A chord lost to failure is searched again at the next cycle (16.01 never
-//!   re-searched it, see the reference's "Quirk").
+//!   re-searched it, see the reference's "Quirk"). A chord link that never
+//!   comes up (the member's inbound cap refused it) keeps its slot and is
+//!   asked for again at the slot's `ttl_chord` re-check.
 //! * A busy on-demand link is renewed to `now + ttl_on_demand` each cycle
 //!   instead of adding `ttl_on_demand` to its deadline (which grew without bound).
 //! * An advertisement carries the sender's links closest clockwise to the
@@ -586,7 +588,7 @@ impl Topology {
             .iter_mut()
             .filter(|s| s.peer.as_ref() == Some(uid))
         {
-            s.peer = None;
+            s.refused = s.peer.take();
         }
         if disconnect {
             self.push_action(Action::Disconnect { uid: *uid });

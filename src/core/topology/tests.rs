@@ -465,3 +465,43 @@ fn next_hop_is_greedy_clockwise() {
     assert_eq!(tp.links().filter(|l| l.state == LinkState::Up).count(), 5);
     let _ = Duration::ZERO;
 }
+
+#[test]
+fn refused_chord_waits_for_its_recheck() {
+    let mut tp = linked(0x00, &[0x10, 0x40]);
+    let found = ChordMsg::Found {
+        hops_left: 9,
+        index: 0,
+        dst: u(0x00),
+        target: u(0x80),
+        found: u(0x90),
+    };
+    let mut buf = [0u8; 64];
+    let n = wire::emit_chord(&mut buf, &found).unwrap();
+    tp.handle_control(t(2), u(0x10), &buf[..n]);
+    assert_eq!(actions(&mut tp), vec![connect(0x90, LinkRole::Chord)]);
+    let mut searches_for_0 = Vec::new();
+    for s in (16..=196).step_by(15) {
+        tp.handle_link_up(t(s), u(0x10));
+        tp.handle_link_up(t(s), u(0x40));
+        tp.handle_timeout(t(s));
+        let finds = transmits(&mut tp)
+            .iter()
+            .filter(|(_, b)| b[0] == wire::TYPE_FIND_CHORD && b[2] == 0)
+            .count();
+        if finds > 0 {
+            searches_for_0.push(s);
+        }
+        if s == 76 {
+            // The link never came up (refused): closed at the first cycle
+            // past 2 + 60 s, but the slot still names the member.
+            assert_eq!(actions(&mut tp), vec![Action::Disconnect { uid: u(0x90) }]);
+            assert_eq!(tp.chord(0), Some((u(0x80), Some(u(0x90)))));
+        }
+    }
+    // Searched again only at its ttl_chord re-check (2 + 180 s).
+    assert_eq!(searches_for_0, vec![196]);
+    // The same answer asks for the link again.
+    tp.handle_control(t(197), u(0x10), &buf[..n]);
+    assert!(actions(&mut tp).contains(&connect(0x90, LinkRole::Chord)));
+}

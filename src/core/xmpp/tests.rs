@@ -1,5 +1,6 @@
 //! The client fed server byte streams modelled on (and checked against)
-//! prosody 0.12 and ejabberd 23 (tests/xmpp/streams/), whole, split into
+//! prosody 0.12 and ejabberd 23 (tests/xmpp/streams/; the `*-real.xml` ones
+//! recorded from the real servers), whole, split into
 //! single bytes and coalesced, plus the error paths.
 
 use core::time::Duration;
@@ -20,6 +21,10 @@ const SALT: &str = "QSXCR+Q6sek8bf92";
 /// Server side of each step, from the streams directory.
 const PROSODY: &str = include_str!("../../../tests/xmpp/streams/prosody.xml");
 const EJABBERD: &str = include_str!("../../../tests/xmpp/streams/ejabberd.xml");
+/// Real logins recorded by tests/xmpp/capture_streams.sh (prosody 0.12.3,
+/// ejabberd 23.01), SCRAM parts templated.
+const PROSODY_REAL: &str = include_str!("../../../tests/xmpp/streams/prosody-real.xml");
+const EJABBERD_REAL: &str = include_str!("../../../tests/xmpp/streams/ejabberd-real.xml");
 
 /// The part of a recorded stream between `<!-- NAME -->` and the next marker.
 fn part(stream: &'static str, name: &str) -> &'static str {
@@ -204,6 +209,21 @@ fn login_prosody_whole_split_and_bytewise() {
 fn login_ejabberd_with_session() {
     for chunk in [0, 1, 13] {
         check_login(EJABBERD, chunk, true);
+    }
+}
+
+#[test]
+fn login_real_server_captures() {
+    for stream in [PROSODY_REAL, EJABBERD_REAL] {
+        for chunk in [0, 1, 29] {
+            let mut t = check_login(stream, chunk, false);
+            t.feed(part(stream, "after-online"));
+            // Our own presence echo is not a member; the roster is empty.
+            assert_eq!(t.events(), vec![]);
+            assert_eq!(t.c.roster_items(), Some(0));
+            assert_eq!(t.c.state(), State::Online);
+            assert_eq!(t.out(), "");
+        }
     }
 }
 

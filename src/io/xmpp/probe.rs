@@ -17,7 +17,7 @@ use crate::io::run::Clock;
 /// Whole probe limit.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long to listen for members' presence once online.
-const LISTEN: Duration = Duration::from_millis(1500);
+const LISTEN: Duration = Duration::from_millis(2500);
 
 #[derive(Clone, Debug)]
 pub struct ProbeReport {
@@ -28,6 +28,7 @@ pub struct ProbeReport {
     pub mechanism: &'static str,
     pub jid: String,
     pub roster_items: Option<usize>,
+    /// Members whose available presence arrived while we listened.
     pub members: Vec<String>,
     pub elapsed: Duration,
 }
@@ -46,7 +47,7 @@ impl fmt::Display for ProbeReport {
             Some(n) => writeln!(f, "xmpp roster: {n} items")?,
             None => writeln!(f, "xmpp roster: no answer")?,
         }
-        writeln!(f, "xmpp members present: {}", self.members.len())?;
+        writeln!(f, "xmpp members seen: {}", self.members.len())?;
         for m in &self.members {
             writeln!(f, "  {m}")?;
         }
@@ -95,7 +96,6 @@ pub fn probe(cfg: &OverlayConfig) -> Result<ProbeReport, XmppError> {
                     match ev {
                         Event::Online => online_at = Some(StdInstant::now()),
                         Event::PeerPresent(j) => members.push(j.to_string()),
-                        Event::PeerGone(j) => members.retain(|m| *m != j.to_string()),
                         _ => {}
                     }
                 }

@@ -1,0 +1,145 @@
+//! NatAgent against scripted STUN and TURN servers on a virtual clock.
+
+use super::*;
+use crate::core::stun::binding::write_response;
+use crate::core::stun::consts::*;
+use crate::core::stun::{long_term_key, message_type, Class, Message, MessageWriter};
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+const STUN1: &str = "192.0.2.1:3478";
+const STUN2: &str = "192.0.2.2:3478";
+const TURN: &str = "192.0.2.3:3478";
+const MAPPED: &str = "203.0.113.5:40000";
+const RELAYED: &str = "192.0.2.3:50000";
+
+/// Answers whatever the agent sent, as the servers would.
+fn serve(agent: &mut NatAgent, now: Instant, to: SocketAddr, req: &[u8]) {
+    let m = Message::parse(req).unwrap();
+    let id = m.transaction_id();
+    let mut out = [0u8; 256];
+    let n = if m.method() == BINDING {
+        write_response(&mut out, &id, addr(MAPPED)).unwrap()
+    } else if m.attr(ATTR_MESSAGE_INTEGRITY).is_none() {
+        let mut w =
+            MessageWriter::new(&mut out, message_type(m.method(), Class::Error), &id).unwrap();
+        w.error_code(401, "Unauthorized").unwrap();
+        w.attr(ATTR_REALM, b"r").unwrap();
+        w.attr(ATTR_NONCE, b"n").unwrap();
+        w.finish()
+    } else {
+        let key = long_term_key("u", "r", "p");
+        assert_eq!(m.check_integrity(&key), Ok(()));
+        let mut w =
+            MessageWriter::new(&mut out, message_type(m.method(), Class::Success), &id).unwrap();
+        if m.method() == ALLOCATE {
+            w.xor_address(ATTR_XOR_RELAYED_ADDRESS, addr(RELAYED))
+                .unwrap();
+            w.xor_address(ATTR_XOR_MAPPED_ADDRESS, addr(MAPPED))
+                .unwrap();
+            w.u32_attr(ATTR_LIFETIME, 600).unwrap();
+        }
+        w.message_integrity(&key).unwrap();
+        w.finish()
+    };
+    assert!(agent.accepts(to, &out[..n]));
+    assert_eq!(agent.handle_datagram(now, to, &out[..n]), Ok(None));
+}
+
+fn gathered(now: Instant) -> NatAgent {
+    let mut rng = Rng::from_seed([3; 32]);
+    let mut a = NatAgent::new(
+        &[addr(STUN1), addr(STUN2)],
+        &[(addr(TURN), "u", "p")],
+        &mut rng,
+    );
+    a.handle_timeout(now);
+    let mut buf = [0u8; 512];
+    for _ in 0..10 {
+        let Some((to, n)) = a.poll_transmit(now, &mut buf) else {
+            break;
+        };
+        let req = buf[..n].to_vec();
+        serve(&mut a, now, to, &req);
+    }
+    a
+}
+
+#[test]
+fn gathers_reflexive_and_relayed_candidates() {
+    let now = Instant::from_secs(1);
+    let mut a = gathered(now);
+    assert!(a.poll_changed());
+    assert!(!a.poll_changed());
+    let mut c = Vec::new();
+    a.candidates(&mut c);
+    // Both STUN servers saw the same mapping: one srflx candidate.
+    assert_eq!(
+        c,
+        [
+            Candidate::new(CandidateKind::ServerReflexive, addr(MAPPED), 65535),
+            Candidate::new(CandidateKind::Relay, addr(RELAYED), 65534),
+        ]
+    );
+    let s = a.stats();
+    // 2 Binding + Allocate twice (401 first).
+    assert_eq!((s.requests_sent, s.responses_accepted), (4, 4));
+}
+
+#[test]
+fn relays_data_both_ways() {
+    let now = Instant::from_secs(1);
+    let mut a = gathered(now);
+    let peer = addr("198.51.100.9:7000");
+    a.permit(now, &[peer]);
+    let mut buf = [0u8; 512];
+    let mut methods = Vec::new();
+    while let Some((to, n)) = a.poll_transmit(now, &mut buf) {
+        assert_eq!(to, addr(TURN));
+        let req = buf[..n].to_vec();
+        methods.push(Message::parse(&req).unwrap().method());
+        serve(&mut a, now, to, &req);
+    }
+    assert_eq!(methods, [CREATE_PERMISSION, CHANNEL_BIND]);
+    // Outgoing over the bound channel.
+    let (to, n) = a.wrap(0, peer, b"hi", &mut buf).unwrap();
+    assert_eq!(
+        (to, &buf[..n]),
+        (addr(TURN), &[0x40, 0x00, 0x00, 0x02, b'h', b'i'][..])
+    );
+    // Incoming ChannelData.
+    let data = [0x40, 0x00, 0x00, 0x03, b'y', b'o', b'u'];
+    assert!(a.accepts(addr(TURN), &data));
+    assert!(!a.accepts(addr("192.0.2.99:3478"), &data));
+    assert_eq!(
+        a.handle_datagram(now, addr(TURN), &data),
+        Ok(Some(Relayed {
+            via: 0,
+            peer,
+            payload: b"you"
+        }))
+    );
+    assert_eq!(a.wrap(1, peer, b"hi", &mut buf), None);
+}
+
+#[test]
+fn regather_asks_every_server_now() {
+    let now = Instant::from_secs(1);
+    let mut a = gathered(now);
+    let later = now + core::time::Duration::from_secs(2);
+    a.regather(later);
+    let mut buf = [0u8; 512];
+    let mut to = Vec::new();
+    while let Some((t, _)) = a.poll_transmit(later, &mut buf) {
+        to.push(t);
+    }
+    assert_eq!(to, [addr(STUN1), addr(STUN2), addr(TURN)]);
+    // Garbage from a server is a counted drop.
+    assert_eq!(
+        a.handle_datagram(later, addr(TURN), &[0x40, 0x09, 0, 0]),
+        Err(StunDrop::BadChannelData)
+    );
+    assert_eq!(a.stats().drops_for(StunDrop::BadChannelData), 1);
+}
