@@ -102,3 +102,30 @@ fn real_node_runs_replay_exactly() {
     };
     assert_eq!(run(), run());
 }
+
+#[test]
+fn real_nodes_form_a_ring_and_relay() {
+    let topology = crate::core::topology::TopologyConfig {
+        num_successors: 2,
+        num_chords: 3,
+        ..Default::default()
+    };
+    let mut net = NodeNet::new(
+        30,
+        NodeNetConfig {
+            seed: 5,
+            topology,
+            ..NodeNetConfig::default()
+        },
+    );
+    net.run_for(Duration::from_secs(300));
+    let links: Vec<usize> = (0..net.len()).map(|i| established(&net, i)).collect();
+    // Not a full mesh (29 links each): successors, chords and inbound only.
+    // Node 0 is everyone's static bootstrap peer, which the node keeps
+    // linked, so it is the exception.
+    assert!(links[1..].iter().all(|&l| (2..=20).contains(&l)), "{links:?}");
+    let got = all_pairs_unicast(&mut net);
+    for (b, srcs) in got.iter().enumerate() {
+        assert_eq!(srcs, &expected_sources(&net, b), "receiver {b}");
+    }
+}

@@ -29,6 +29,8 @@ pub struct NodeNetConfig {
     pub switchmode: bool,
     /// Gossip period (IPOP's management interval).
     pub gossip_interval: Duration,
+    /// Every node's topology settings.
+    pub topology: crate::core::topology::TopologyConfig,
 }
 
 impl Default for NodeNetConfig {
@@ -40,6 +42,7 @@ impl Default for NodeNetConfig {
             loss_per_million: 0,
             switchmode: false,
             gossip_interval: Duration::from_secs(15),
+            topology: crate::core::topology::TopologyConfig::default(),
         }
     }
 }
@@ -158,7 +161,7 @@ impl NodeNet {
                 mac_table: 64,
                 gossip_interval: net.cfg.gossip_interval,
                 unix_nanos_at_zero: 0,
-                topology: Default::default(),
+                topology: net.cfg.topology.clone(),
                 stun: Vec::new(),
                 turn: Vec::new(),
             };

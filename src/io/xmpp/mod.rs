@@ -483,3 +483,161 @@ fn send(client: &mut Client, to: &FullJid, sig: &Signal) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::signal::{Announce, LinkRequest, ROLE_CHORD};
+
+    fn task() -> (Task, Receiver<XmppEvent>) {
+        let (tx, rx) = smol::channel::unbounded();
+        let me = LocalIdentity {
+            uid: Uid::from_ip4(Ipv4Addr::new(10, 254, 0, 1)),
+            subnet: (Ipv4Addr::new(10, 254, 0, 1), 16),
+        };
+        let status = Rc::new(RefCell::new(XmppStatus::new("x:5222".into())));
+        let t = Task {
+            me,
+            events: tx,
+            status,
+            announce: None,
+            uids: HashMap::new(),
+            clock: Clock::new(),
+        };
+        (t, rx)
+    }
+
+    fn announce(ip: [u8; 4]) -> Vec<u8> {
+        let ip4 = Ipv4Addr::from(ip);
+        let a = Announce {
+            uid: Uid::from_ip4(ip4),
+            ip4,
+            public_key: [7; 32],
+            candidates: heapless::Vec::new(),
+        };
+        let mut buf = [0u8; MAX_SIGNAL_LEN];
+        let n = Signal::Announce(a).encode(&mut buf).unwrap();
+        buf[..n].to_vec()
+    }
+
+    fn jid(s: &str) -> FullJid {
+        FullJid::new(s).unwrap()
+    }
+
+    #[test]
+    fn announces_map_uids_and_rejects_are_counted() {
+        let (mut t, _rx) = task();
+        let bob = jid("bob@ipop.test/ipop1");
+        let carol = jid("carol@ipop.test/ipop2");
+        let bob_uid = Uid::from_ip4(Ipv4Addr::new(10, 254, 0, 2));
+        match t.on_signal(bob.clone(), &announce([10, 254, 0, 2])) {
+            XmppEvent::Signal {
+                from,
+                signal: Signal::Announce(a),
+            } => assert_eq!((from, a.uid), (bob.clone(), bob_uid)),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(t.uids.get(&bob), Some(&bob_uid));
+        // Another member claiming the same address, or ours.
+        let dup = t.on_signal(carol.clone(), &announce([10, 254, 0, 2]));
+        assert_eq!(
+            dup,
+            XmppEvent::Rejected {
+                from: carol.clone(),
+                reason: SignalReject::DuplicateIp4
+            }
+        );
+        let ours = t.on_signal(carol.clone(), &announce([10, 254, 0, 1]));
+        assert_eq!(
+            ours,
+            XmppEvent::Rejected {
+                from: carol.clone(),
+                reason: SignalReject::DuplicateIp4
+            }
+        );
+        let outside = t.on_signal(carol.clone(), &announce([10, 9, 0, 2]));
+        assert_eq!(
+            outside,
+            XmppEvent::Rejected {
+                from: carol.clone(),
+                reason: SignalReject::OutsideSubnet
+            }
+        );
+        // A link request speaks for a UID only from the JID that announced it.
+        let req = Signal::LinkRequest(LinkRequest {
+            uid: bob_uid,
+            to: t.me.uid,
+            role: ROLE_CHORD,
+        });
+        let mut buf = [0u8; MAX_SIGNAL_LEN];
+        let n = req.encode(&mut buf).unwrap();
+        assert_eq!(
+            t.on_signal(bob.clone(), &buf[..n]),
+            XmppEvent::Signal {
+                from: bob,
+                signal: req
+            }
+        );
+        let forged = t.on_signal(carol.clone(), &buf[..n]);
+        assert_eq!(
+            forged,
+            XmppEvent::Rejected {
+                from: carol,
+                reason: SignalReject::UidMismatch
+            }
+        );
+        let st = t.status.borrow();
+        let counts: Vec<(SignalReject, u64)> = st.rejects.iter().filter(|(_, n)| *n > 0).collect();
+        assert_eq!(
+            counts,
+            [
+                (SignalReject::UidMismatch, 1),
+                (SignalReject::OutsideSubnet, 1),
+                (SignalReject::DuplicateIp4, 2)
+            ]
+        );
+    }
+
+    #[test]
+    fn settings_from_config() {
+        let mut cfg = OverlayConfig::defaults_for_tap("ipop");
+        assert!(XmppSettings::from_config(&cfg).unwrap().is_none());
+        cfg.xmpp_username = Some("alice@ipop.test".into());
+        assert_eq!(
+            XmppSettings::from_config(&cfg)
+                .err()
+                .map(|e| e.to_string())
+                .as_deref(),
+            Some("xmpp_password is not set")
+        );
+        cfg.xmpp_password = Some("pw-secret".into());
+        let s = XmppSettings::from_config(&cfg).unwrap().unwrap();
+        assert_eq!(
+            (s.host.as_str(), s.port, s.trust.clone()),
+            ("ipop.test", 5222, Trust::SystemRoots)
+        );
+        assert!(!format!("{s:?}").contains("pw-secret"));
+        cfg.xmpp_ca_file = Some("/ca.pem".into());
+        cfg.xmpp_host = Some("127.0.0.1".into());
+        let s = XmppSettings::from_config(&cfg).unwrap().unwrap();
+        assert_eq!(
+            (s.host.as_str(), s.trust),
+            ("127.0.0.1", Trust::CaFile("/ca.pem".into()))
+        );
+        cfg.xmpp_pinned_cert = Some("/pin.der".into());
+        assert_eq!(
+            XmppSettings::from_config(&cfg).unwrap().unwrap().trust,
+            Trust::Pinned("/pin.der".into())
+        );
+        cfg.xmpp_insecure = true;
+        assert_eq!(
+            XmppSettings::from_config(&cfg).unwrap().unwrap().trust,
+            Trust::Insecure
+        );
+        cfg.xmpp_username = Some("ipop.test".into());
+        assert!(matches!(
+            XmppSettings::from_config(&cfg),
+            Err(XmppError::BadJid(_))
+        ));
+    }
+}
