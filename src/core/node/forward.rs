@@ -55,7 +55,10 @@ impl Node {
                 }
                 match self.peer_by_ip4(dst) {
                     Some(id) => self.send_frame(now, id, frame),
-                    None => self.count(NodeDrop::NoRoute),
+                    // A member we have no record of yet: its UID follows
+                    // from its address (IPOP's reverse map), and greedy
+                    // routing needs nothing else.
+                    None => self.route_to_uid(now, &Uid::from_ip4(dst), frame),
                 }
             }
             L3Dest::Ipv6(dst) => {
@@ -160,6 +163,17 @@ impl Node {
         // No relay either: hold one frame for the handshake, then send it.
         self.attempt_connections(now);
         self.hold_pending(id, frame);
+    }
+
+    /// Relays a frame toward a member known only by UID.
+    fn route_to_uid(&mut self, now: Instant, dst: &Uid, frame: &[u8]) {
+        match self.greedy_hop(now, dst, None) {
+            Some(hop) => {
+                let me = self.uid;
+                self.send_routed(now, hop, payload::MAX_HOPS, &me, dst, frame);
+            }
+            None => self.count(NodeDrop::NoRoute),
+        }
     }
 
     fn send_frame_direct(&mut self, now: Instant, id: PeerId, frame: &[u8]) {
@@ -287,7 +301,9 @@ impl Node {
         }
         let via = match self.peer_by_uid(&r.dst) {
             Some(id) if self.is_up(now, id) => Some(id),
-            _ => self.next_hop(now, &r.dst, Some(from_id)),
+            // Fallback relays only toward members we know exist.
+            Some(_) => self.next_hop(now, &r.dst, Some(from_id)),
+            None => self.greedy_hop(now, &r.dst, Some(from_id)),
         };
         let Some(via) = via else {
             return self.count(NodeDrop::NoRoute);
@@ -383,6 +399,20 @@ impl Node {
         dst: &Uid,
         exclude: Option<PeerId>,
     ) -> Option<PeerId> {
+        self.greedy_hop(now, dst, exclude).or_else(|| {
+            // Small meshes with one blocked pair still relay through anyone;
+            // the hop limit bounds what that costs.
+            self.peers
+                .iter()
+                .flatten()
+                .find(|p| Some(p.id) != exclude && p.uid().is_some() && self.is_up(now, p.id))
+                .map(|p| p.id)
+        })
+    }
+
+    /// Strict greedy clockwise routing: `None` when no linked member makes
+    /// progress toward `dst` (we are the closest member before it).
+    fn greedy_hop(&self, now: Instant, dst: &Uid, exclude: Option<PeerId>) -> Option<PeerId> {
         if let Some(id) = self
             .topology
             .next_hop(dst)
@@ -393,7 +423,6 @@ impl Node {
             }
         }
         let mut best: Option<(Uid, PeerId)> = None;
-        let mut fallback = None;
         for p in self.peers.iter().flatten() {
             if Some(p.id) == exclude || !self.is_up(now, p.id) {
                 continue;
@@ -402,12 +431,11 @@ impl Node {
             if &uid == dst {
                 return Some(p.id);
             }
-            fallback.get_or_insert(p.id);
             let from = best.map(|b| b.0).unwrap_or(self.uid);
             if from.arc_contains(&uid, dst) {
                 best = Some((uid, p.id));
             }
         }
-        best.map(|b| b.1).or(fallback)
+        best.map(|b| b.1)
     }
 }
