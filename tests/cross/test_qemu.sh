@@ -74,10 +74,6 @@ for arch in "${archs[@]}"; do
 	info=$(file -b "$bin")
 	[[ "$info" == "$elf"* && "$info" == *"statically linked"* && "$info" == *stripped* && "$info" != *"not stripped"* ]] ||
 		fail "$arch: not a static stripped $elf: $info"
-	size=$(stat -c %s "$bin")
-	if [ "$arch" = mipsel ] && [ "$size" -gt 1200000 ]; then
-		fail "mipsel binary is $size bytes, budget 1200000"
-	fi
 
 	# --version
 	out=$($qemu "$bin" --version) || fail "$arch: --version exit $?"
@@ -99,14 +95,16 @@ for arch in "${archs[@]}"; do
 	[ $rc = 2 ] || fail "$arch: bad config exit $rc (want 2): $(cat "$work/bad.out")"
 	echo "ok: $arch --version, check (seeds, bad config) under $qemu"
 
-	# run both seed overlays at once in a fresh namespace
-	ns="ipx-cross-$arch-$$"
-	ip netns add "$ns"
-	netns+=("$ns")
-	ip -n "$ns" link set lo up
+	# run both seed overlays at once, each in its own fresh namespace (in
+	# one namespace the inner overlay would ride on tunnel-tap and lower its
+	# MTU to fit, which tests/recursive covers)
 	rm -f "$work"/*.key
 	run_pids=()
 	for seed in outer inner; do
+		ns="ipx-cross-$arch-$seed-$$"
+		ip netns add "$ns"
+		netns+=("$ns")
+		ip -n "$ns" link set lo up
 		# The seed names the outer TAP on tincan's command line: --tap here.
 		tapflag=(); [ $seed = outer ] && tapflag=(--tap tunnel-tap)
 		ip netns exec "$ns" $qemu "$bin" run --config "$work/$seed.json" "${tapflag[@]}" \
@@ -116,6 +114,7 @@ for arch in "${archs[@]}"; do
 	t_start=$(date +%s)
 	while read -r seed ip4 mask uid ip6 noarp; do
 		tap=$(tap_of $seed)
+		ns="ipx-cross-$arch-$seed-$$"
 		for _ in $(seq 1 100); do
 			ip -n "$ns" -j addr show dev "$tap" 2>/dev/null | grep -q "\"$ip4\"" && break
 			sleep 0.1
@@ -155,11 +154,18 @@ PY
 		[ $rc = 0 ] || fail "$arch: ipop run exit status $rc after SIGTERM"
 	done
 	ms=$(( ($(date +%s%N) - t_term) / 1000000 ))
-	for tap in tunnel-tap ipop; do
+	for seed in outer inner; do
+		ns="ipx-cross-$arch-$seed-$$" tap=$(tap_of $seed)
 		ip -n "$ns" link show "$tap" >/dev/null 2>&1 && fail "$arch: $tap left behind after SIGTERM"
+		[ -z "$(ip -n "$ns" -o link show | grep -v ': lo:')" ] || fail "$arch: devices left: $(ip -n "$ns" -o link show)"
+		ip netns del "$ns"
 	done
-	[ -z "$(ip -n "$ns" -o link show | grep -v ': lo:')" ] || fail "$arch: devices left: $(ip -n "$ns" -o link show)"
-	ip netns del "$ns"
 	echo "ok: $arch SIGTERM: exit 0, both TAPs removed (${ms} ms under qemu)"
 done
+# Size budget last, so the functional results above are always reported.
+if [ -f "$repo/dist/mipsel-unknown-linux-musl/ipop" ] && [[ " ${archs[*]} " == *" mipsel "* ]]; then
+	size=$(stat -c %s "$repo/dist/mipsel-unknown-linux-musl/ipop")
+	[ "$size" -le 1200000 ] || fail "mipsel binary is $size bytes, budget 1200000 (docs/BENCHMARKS.md, Binary size)"
+	echo "ok: mipsel binary $size bytes (budget 1200000)"
+fi
 echo "PASS test_qemu.sh ($(( $(date +%s) - t0 )) s, of which build ${build_secs} s)"
