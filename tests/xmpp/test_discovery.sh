@@ -60,7 +60,7 @@ assert all(p["source"] in ("xmpp", "inbound") and p["established"] for p in s["p
     ip netns exec ipd-1 ping -i 0.2 -c 60 -W 1 10.254.7.3 > "$T_DIR/ping-$server.txt" &
     local ping_pid=$!
     sleep 2
-    if [ "$server" = prosody ]; then prosody_stop; else ejabberd_stop; fi
+    if [ "$server" = prosody ]; then prosody_stop || true; else ejabberd_stop || true; fi
     wait $ping_pid || true
     local loss
     loss=$(grep -o '[0-9.]*% packet loss' "$T_DIR/ping-$server.txt" | cut -d% -f1)
@@ -80,7 +80,7 @@ assert all(p["source"] in ("xmpp", "inbound") and p["established"] for p in s["p
     for p in "${T_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${T_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
     T_PIDS=()
-    if [ "$server" = prosody ]; then prosody_stop; else ejabberd_stop; fi
+    if [ "$server" = prosody ]; then prosody_stop || true; else ejabberd_stop || true; fi
 }
 
 cases=${1:-"prosody ejabberd"}

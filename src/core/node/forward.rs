@@ -146,12 +146,6 @@ impl Node {
         if self.is_up(now, id) {
             return self.send_frame_direct(now, id, frame);
         }
-        if let Some(p) = self.peer_mut(id) {
-            if !p.wanted {
-                p.wanted = true;
-                p.next_attempt = now;
-            }
-        }
         let dst = self.peer(id).and_then(|p| p.uid());
         if let Some(hop) = dst.and_then(|d| self.next_hop(now, &d, None)) {
             let Some(dst) = dst else { return };
@@ -160,7 +154,14 @@ impl Node {
             self.topology.handle_traffic(dst, frame.len());
             return self.send_routed(now, hop, payload::MAX_HOPS, &self.uid.clone(), &dst, frame);
         }
-        // No relay either: hold one frame for the handshake, then send it.
+        // No relay either: a direct link is the only way. Hold one frame
+        // for the handshake, then send it.
+        if let Some(p) = self.peer_mut(id) {
+            if !p.wanted {
+                p.wanted = true;
+                p.next_attempt = now;
+            }
+        }
         self.attempt_connections(now);
         self.hold_pending(id, frame);
     }
