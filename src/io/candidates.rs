@@ -90,6 +90,11 @@ pub fn auto_mtu(underlay_mtus: impl Iterator<Item = u16>) -> u16 {
 }
 
 fn apply_auto_mtu(shell: &Shell, host: &[(String, IpAddr)]) {
+    // No usable underlay right now (an outer overlay restarting): keep the
+    // MTU we have rather than bounce to the default and back.
+    if host.is_empty() {
+        return;
+    }
     let mtus = host
         .iter()
         .filter_map(|(ifname, _)| super::tap::interface_mtu(ifname));

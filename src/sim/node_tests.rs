@@ -123,7 +123,10 @@ fn real_nodes_form_a_ring_and_relay() {
     // Not a full mesh (29 links each): successors, chords and inbound only.
     // Node 0 is everyone's static bootstrap peer, which the node keeps
     // linked, so it is the exception.
-    assert!(links[1..].iter().all(|&l| (2..=20).contains(&l)), "{links:?}");
+    assert!(
+        links[1..].iter().all(|&l| (2..=20).contains(&l)),
+        "{links:?}"
+    );
     let got = all_pairs_unicast(&mut net);
     for (b, srcs) in got.iter().enumerate() {
         assert_eq!(srcs, &expected_sources(&net, b), "receiver {b}");

@@ -2,7 +2,7 @@
 #
 #   xmpp_setup                      temp dir + self-signed cert for ipop.test
 #   prosody_start PORT USER:PASS..  prosody on $XMPP_LISTEN:PORT (default 127.0.0.1), accounts
-#   ejabberd_start PORT USER:PASS.. ejabberd on 127.0.0.1:PORT, accounts
+#   ejabberd_start PORT USER:PASS.. ejabberd on $XMPP_LISTEN:PORT (default 127.0.0.1), accounts
 #   ejabberd_ctl ARGS..             ejabberdctl against our node
 #   xmpp_config OUT USER PASS PORT [IP4] [extra CFx json]   a node config
 #   xmpp_cleanup                    (trap EXIT) kill by PID, epmd only if ours
@@ -107,7 +107,7 @@ certfiles:
 listen:
   -
     port: $port
-    ip: "127.0.0.1"
+    ip: "$XMPP_LISTEN"
     module: ejabberd_c2s
     starttls_required: true
 acl:

@@ -55,7 +55,10 @@ impl Node {
                 }
                 match self.peer_by_ip4(dst) {
                     Some(id) => self.send_frame(now, id, frame),
-                    None => self.count(NodeDrop::NoRoute),
+                    // A member we have no record of yet: its UID follows
+                    // from its address (IPOP's reverse map), and greedy
+                    // routing needs nothing else.
+                    None => self.route_to_uid(now, &Uid::from_ip4(dst), frame),
                 }
             }
             L3Dest::Ipv6(dst) => {
@@ -143,12 +146,6 @@ impl Node {
         if self.is_up(now, id) {
             return self.send_frame_direct(now, id, frame);
         }
-        if let Some(p) = self.peer_mut(id) {
-            if !p.wanted {
-                p.wanted = true;
-                p.next_attempt = now;
-            }
-        }
         let dst = self.peer(id).and_then(|p| p.uid());
         if let Some(hop) = dst.and_then(|d| self.next_hop(now, &d, None)) {
             let Some(dst) = dst else { return };
@@ -157,9 +154,27 @@ impl Node {
             self.topology.handle_traffic(dst, frame.len());
             return self.send_routed(now, hop, payload::MAX_HOPS, &self.uid.clone(), &dst, frame);
         }
-        // No relay either: hold one frame for the handshake, then send it.
+        // No relay either: a direct link is the only way. Hold one frame
+        // for the handshake, then send it.
+        if let Some(p) = self.peer_mut(id) {
+            if !p.wanted {
+                p.wanted = true;
+                p.next_attempt = now;
+            }
+        }
         self.attempt_connections(now);
         self.hold_pending(id, frame);
+    }
+
+    /// Relays a frame toward a member known only by UID.
+    fn route_to_uid(&mut self, now: Instant, dst: &Uid, frame: &[u8]) {
+        match self.greedy_hop(now, dst, None) {
+            Some(hop) => {
+                let me = self.uid;
+                self.send_routed(now, hop, payload::MAX_HOPS, &me, dst, frame);
+            }
+            None => self.count(NodeDrop::NoRoute),
+        }
     }
 
     fn send_frame_direct(&mut self, now: Instant, id: PeerId, frame: &[u8]) {
@@ -290,7 +305,9 @@ impl Node {
         }
         let via = match self.peer_by_uid(&r.dst) {
             Some(id) if self.is_up(now, id) => Some(id),
-            _ => self.next_hop(now, &r.dst, Some(from_id)),
+            // Fallback relays only toward members we know exist.
+            Some(_) => self.next_hop(now, &r.dst, Some(from_id)),
+            None => self.greedy_hop(now, &r.dst, Some(from_id)),
         };
         let Some(via) = via else {
             return self.count(NodeDrop::NoRoute);
@@ -386,6 +403,20 @@ impl Node {
         dst: &Uid,
         exclude: Option<PeerId>,
     ) -> Option<PeerId> {
+        self.greedy_hop(now, dst, exclude).or_else(|| {
+            // Small meshes with one blocked pair still relay through anyone;
+            // the hop limit bounds what that costs.
+            self.peers
+                .iter()
+                .flatten()
+                .find(|p| Some(p.id) != exclude && p.uid().is_some() && self.is_up(now, p.id))
+                .map(|p| p.id)
+        })
+    }
+
+    /// Strict greedy clockwise routing: `None` when no linked member makes
+    /// progress toward `dst` (we are the closest member before it).
+    fn greedy_hop(&self, now: Instant, dst: &Uid, exclude: Option<PeerId>) -> Option<PeerId> {
         if let Some(id) = self
             .topology
             .next_hop(dst)
@@ -396,7 +427,6 @@ impl Node {
             }
         }
         let mut best: Option<(Uid, PeerId)> = None;
-        let mut fallback = None;
         for p in self.peers.iter().flatten() {
             if Some(p.id) == exclude || !self.is_up(now, p.id) {
                 continue;
@@ -405,12 +435,11 @@ impl Node {
             if &uid == dst {
                 return Some(p.id);
             }
-            fallback.get_or_insert(p.id);
             let from = best.map(|b| b.0).unwrap_or(self.uid);
             if from.arc_contains(&uid, dst) {
                 best = Some((uid, p.id));
             }
         }
-        best.map(|b| b.1).or(fallback)
+        best.map(|b| b.1)
     }
 }

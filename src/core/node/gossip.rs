@@ -14,6 +14,9 @@ use crate::core::identity::Uid;
 use crate::core::link::PeerId;
 use crate::core::time::Instant;
 
+/// Shortest gap between two rounds of news gossip.
+const NEWS_INTERVAL: core::time::Duration = core::time::Duration::from_secs(1);
+
 impl Node {
     pub(super) fn gossip_all(&mut self, now: Instant) {
         for i in 0..self.peers.len() {
@@ -29,6 +32,26 @@ impl Node {
             self.maybe_probe(now, id);
         }
         self.gossip_cursor = self.gossip_cursor.wrapping_add(1);
+    }
+
+    /// Tells every up link (not only the ones we want) about members we
+    /// just learned, at most once per NEWS_INTERVAL: a new member's record
+    /// then floods the whole group, while quiet groups send only the
+    /// periodic gossip on wanted links.
+    pub(super) fn spread_news(&mut self, now: Instant) {
+        if !self.news || now < self.next_news {
+            return;
+        }
+        self.news = false;
+        self.next_news = now + NEWS_INTERVAL;
+        for i in 0..self.peers.len() {
+            let Some(id) = self.peers[i].as_ref().map(|p| p.id) else {
+                continue;
+            };
+            if self.is_up(now, id) {
+                self.gossip_to(now, id);
+            }
+        }
     }
 
     /// Sends our record and as many others as fit in one payload.
@@ -148,6 +171,7 @@ impl Node {
         let Some(p) = self.learn_key(now, info.public_key, source) else {
             return;
         };
+        let news = p.ident.map(|i| i.uid) != Some(info.uid);
         if p.ident.is_none() {
             log::info!(
                 "member {} ({}) known via {}",
@@ -170,6 +194,9 @@ impl Node {
         self.route_cache = None;
         // A successor candidate: the topology decides whether to link.
         self.topology.handle_discovered(now, info.uid);
+        if news {
+            self.news = true;
+        }
     }
 
     /// The peer entry for `key`, created if there is room.

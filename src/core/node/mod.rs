@@ -158,6 +158,9 @@ pub struct Node {
     /// Last IPv4 destination looked up and its peer: bulk flows hit this.
     route_cache: Option<(Ipv4Addr, PeerId)>,
     topology: Topology,
+    /// Members were learned since the last news gossip.
+    news: bool,
+    next_news: Instant,
     signals_out: std::collections::VecDeque<SignalOut>,
 }
 
@@ -203,6 +206,8 @@ impl Node {
             gossip_cursor: 0,
             route_cache: None,
             topology,
+            news: false,
+            next_news: now,
             signals_out: std::collections::VecDeque::with_capacity(ring::MAX_SIGNALS_OUT),
             cfg,
         };
@@ -336,14 +341,13 @@ impl Node {
     /// When `handle_timeout` should run next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut t = Some(self.next_gossip);
-        if let Some(x) = self.topology.poll_timeout() {
-            t = Some(x.min(self.next_gossip));
-        }
         let mut earliest = |x: Option<Instant>| {
             if let Some(x) = x {
                 t = Some(t.map_or(x, |t| t.min(x)));
             }
         };
+        earliest(self.news.then_some(self.next_news));
+        earliest(self.topology.poll_timeout());
         earliest(self.links.poll_timeout());
         earliest(self.nat.poll_timeout());
         for p in self.peers.iter().flatten() {
@@ -370,6 +374,7 @@ impl Node {
             self.next_gossip = now + self.cfg.gossip_interval;
             self.gossip_all(now);
         }
+        self.spread_news(now);
     }
 
     /// A datagram that arrived on the overlay's UDP socket. Decrypted in place.
