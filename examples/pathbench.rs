@@ -28,6 +28,8 @@ fn cfg(i: u8, peer: Option<u8>) -> NodeConfig {
         gossip_interval: Duration::from_secs(15),
         unix_nanos_at_zero: 0,
         topology: Default::default(),
+        stun: Vec::new(),
+        turn: Vec::new(),
     }
 }
 fn pump(from: &mut Node, fa: SocketAddr, to: &mut Node, now: Instant, wire: &mut [u8]) -> usize {

@@ -31,6 +31,7 @@ pub fn refresh(shell: &Shell) {
     }
     let mut node = shell.node.borrow_mut();
     node.set_local_candidates(&cands);
+    node.handle_network_change(shell.clock.now());
     log::info!(
         "host candidates: {}",
         if cands.is_empty() {

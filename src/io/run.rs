@@ -178,6 +178,8 @@ pub fn run(cfg: OverlayConfig, tap_override: Option<&str>, limits: Limits) -> Re
         ),
         unix_nanos_at_zero: clock.unix_nanos_at_zero(),
         topology: crate::core::topology::TopologyConfig::from(&cfg),
+        stun: resolve_stun(&cfg),
+        turn: resolve_turn(&cfg),
     };
     let mut node = Node::new(node_cfg, Rng::from_seed(seed), clock.now());
     node.set_tap_mac(tap.mac());
@@ -335,6 +337,35 @@ async fn timer_task(shell: Rc<Shell>, wake: channel::Receiver<()>) {
         node.handle_timeout(shell.clock.now());
         shell.flush(&mut node);
     }
+}
+
+/// The config's `stun` entries ("host[:port]", default 3478); names that
+/// do not resolve are skipped.
+fn resolve_stun(cfg: &OverlayConfig) -> Vec<std::net::SocketAddr> {
+    cfg.stun
+        .iter()
+        .filter_map(|s| {
+            let a = super::stun_probe::resolve(s);
+            if a.is_none() {
+                log::warn!("stun server {s}: cannot resolve, skipped");
+            }
+            a
+        })
+        .collect()
+}
+
+/// The config's `turn` entries with resolved servers.
+fn resolve_turn(cfg: &OverlayConfig) -> Vec<(std::net::SocketAddr, String, String)> {
+    cfg.turn
+        .iter()
+        .filter_map(|t| match super::stun_probe::resolve(&t.server) {
+            Some(a) => Some((a, t.user.clone(), t.pass.clone())),
+            None => {
+                log::warn!("turn server {}: cannot resolve, skipped", t.server);
+                None
+            }
+        })
+        .collect()
 }
 
 /// Feeds a validated announcement (from signalling) to the node.

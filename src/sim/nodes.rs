@@ -162,6 +162,8 @@ impl NodeNet {
                 gossip_interval: net.cfg.gossip_interval,
                 unix_nanos_at_zero: 0,
                 topology: net.cfg.topology.clone(),
+                stun: Vec::new(),
+                turn: Vec::new(),
             };
             let node = Node::new(cfg, net.rng.fork(), Instant::ZERO);
             let group = (net.rng.below(2)) as u8;

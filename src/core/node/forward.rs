@@ -217,7 +217,10 @@ impl Node {
             .links
             .encapsulate(now, id, &self.scratch[..n], self.pool.buf(slot))
         {
-            Ok(len) => self.pool.push(slot, len, Dest::Udp(dst)),
+            Ok(len) => {
+                let via = self.via_for(id, dst);
+                self.push_udp(slot, len, dst, via)
+            }
             Err(LinkError::NoSession) => {
                 self.pool.release(slot);
                 self.hold_pending_scratch(id, n);

@@ -124,6 +124,12 @@ impl Node {
         // The sender's own record may just have told us who it is.
         self.sync_peer(now, from_id);
         self.run_topology(now);
+        // A member that gossips to us but whose link we do not want (a
+        // newcomer at its bootstrap peer) gets our gossip back: otherwise it
+        // would only ever learn the members we knew when it joined.
+        if self.peer(from_id).is_some_and(|p| !p.wanted) {
+            self.gossip_to(now, from_id);
+        }
     }
 
     /// The checks every announcement passes before it is believed: the UID
@@ -179,6 +185,12 @@ impl Node {
             ip4: info.ip4,
         });
         p.merge_candidates(&info.candidates);
+        // Our TURN servers must let this member's addresses reach our
+        // relayed addresses (permissions are per IP; re-permitting is a no-op).
+        let addrs: heapless::Vec<SocketAddr, { payload::MAX_GOSSIP_CANDIDATES }> =
+            p.candidates.iter().map(|c| c.addr).collect();
+        self.nat.permit(now, &addrs);
+        self.drain_nat(now);
         self.route_cache = None;
         // A successor candidate: the topology decides whether to link.
         self.topology.handle_discovered(now, info.uid);
@@ -258,7 +270,7 @@ impl Node {
             .links
             .encapsulate(now, id, &self.scratch[..9], self.pool.buf(slot))
         {
-            Ok(len) => self.pool.push(slot, len, super::Dest::Udp(from)),
+            Ok(len) => self.push_udp(slot, len, from, self.rx_via),
             Err(_) => self.pool.release(slot),
         }
     }
@@ -277,13 +289,15 @@ impl Node {
         else {
             return self.count(NodeDrop::Malformed);
         };
+        let via = self.rx_via;
         let Some(peer) = self.peer_mut(id) else {
             return;
         };
         if let Some(probe) = peer.probe {
-            if probe.nonce == nonce && probe.addr == from {
+            if probe.nonce == nonce && probe.addr == from && via.is_none() {
                 log::info!("path to peer #{} upgraded to {from}", id.0);
                 peer.path = Some(from);
+                peer.relay = None;
                 peer.probe = None;
             }
         }

@@ -25,6 +25,7 @@ use crate::core::frame::Mac;
 use crate::core::identity::Uid;
 use crate::core::link::{LinkConfig, Links, PeerId, Received};
 use crate::core::rng::Rng;
+use crate::core::stun::agent::NatAgent;
 use crate::core::switch::{MacTable, Subnet};
 use crate::core::time::Instant;
 use crate::core::topology::{Topology, TopologyConfig};
@@ -65,14 +66,18 @@ pub struct NodeConfig {
     pub unix_nanos_at_zero: u64,
     /// The GroupVPN ring: which links to keep (IPOP 16.01 keys and units).
     pub topology: TopologyConfig,
+    /// Resolved STUN servers: every one is asked for our reflexive address.
+    pub stun: Vec<SocketAddr>,
+    /// Resolved TURN servers with their user and password.
+    pub turn: Vec<(SocketAddr, String, String)>,
 }
 
 impl NodeConfig {
     /// Buffer size for a TAP MTU: frame, overlay header, link overhead and
-    /// a TURN ChannelData header, rounded up.
+    /// a TURN Send indication's framing (ChannelData needs only 4), rounded up.
     pub fn buf_size(mtu: u16) -> usize {
         let need =
-            mtu as usize + 14 + payload::MAX_HEADER + crate::core::link::TRANSPORT_OVERHEAD + 4;
+            mtu as usize + 14 + payload::MAX_HEADER + crate::core::link::TRANSPORT_OVERHEAD + 40;
         need.div_ceil(64) * 64
     }
 }
@@ -135,7 +140,16 @@ pub struct Node {
     /// Plaintext assembly area for one payload.
     scratch: Vec<u8>,
     macs: MacTable,
+    /// Host candidates (set by the shell).
     local_candidates: heapless::Vec<Candidate, { payload::MAX_GOSSIP_CANDIDATES }>,
+    /// STUN and TURN clients sharing the overlay socket.
+    nat: NatAgent,
+    /// Server-reflexive and relayed candidates, re-read when they change.
+    nat_candidates: Vec<Candidate>,
+    /// Copy of a TURN-relayed datagram for in-place decryption.
+    relay_rx: Vec<u8>,
+    /// While a relayed datagram is handled: the TURN client it came through.
+    rx_via: Option<usize>,
     drops: [u64; NodeDrop::ALL.len()],
     rng: Rng,
     started: Instant,
@@ -165,6 +179,12 @@ impl Node {
         let uid = Uid::from_ip4(cfg.ip4);
         let topology = Topology::new(cfg.topology.clone(), uid, rng.fork());
         let buf_size = NodeConfig::buf_size(cfg.mtu);
+        let turn: Vec<(SocketAddr, &str, &str)> = cfg
+            .turn
+            .iter()
+            .map(|(a, u, p)| (*a, u.as_str(), p.as_str()))
+            .collect();
+        let nat = NatAgent::new(&cfg.stun, &turn, &mut rng);
         let mut node = Node {
             uid,
             subnet: Subnet::new(cfg.ip4, cfg.ip4_prefix),
@@ -175,6 +195,10 @@ impl Node {
             scratch: vec![0; buf_size],
             macs: MacTable::new(cfg.mac_table),
             local_candidates: heapless::Vec::new(),
+            nat,
+            nat_candidates: Vec::new(),
+            relay_rx: vec![0; buf_size],
+            rx_via: None,
             drops: [0; NodeDrop::ALL.len()],
             rng,
             started: now,
@@ -192,7 +216,9 @@ impl Node {
                 p.wanted = true;
                 p.merge_candidates(&[Candidate::new(CandidateKind::Host, endpoint, 65535)]);
             }
+            node.nat.permit(now, &[endpoint]);
         }
+        node.drain_nat(now);
         node
     }
 
@@ -209,7 +235,8 @@ impl Node {
         self.tap_mac = mac;
     }
 
-    /// Replaces this node's own candidates (host, reflexive, relayed).
+    /// Replaces this node's host candidates (reflexive and relayed ones
+    /// come from the STUN/TURN agent).
     pub fn set_local_candidates(&mut self, cands: &[Candidate]) {
         self.local_candidates.clear();
         for c in cands.iter().take(payload::MAX_GOSSIP_CANDIDATES) {
@@ -223,8 +250,87 @@ impl Node {
             uid: self.uid,
             ip4: self.cfg.ip4,
             public_key: self.links.public_key(),
-            candidates: self.local_candidates.clone(),
+            candidates: self.all_candidates(),
         }
+    }
+
+    /// Host candidates first, then server-reflexive, then relayed.
+    fn all_candidates(&self) -> heapless::Vec<Candidate, { payload::MAX_GOSSIP_CANDIDATES }> {
+        let mut out = self.local_candidates.clone();
+        for kind in [CandidateKind::ServerReflexive, CandidateKind::Relay] {
+            for c in self.nat_candidates.iter().filter(|c| c.kind == kind) {
+                if !out.iter().any(|o| o.addr == c.addr) {
+                    let _ = out.push(*c);
+                }
+            }
+        }
+        out
+    }
+
+    /// Interfaces or addresses changed: re-ask every STUN server and
+    /// re-check every TURN allocation.
+    pub fn handle_network_change(&mut self, now: Instant) {
+        self.nat.regather(now);
+        self.drain_nat(now);
+    }
+
+    /// Queues the STUN/TURN agent's transmits and picks up new candidates
+    /// (announced right away with the next gossip round).
+    fn drain_nat(&mut self, now: Instant) {
+        loop {
+            let Some(slot) = self.pool.alloc() else {
+                return;
+            };
+            match self.nat.poll_transmit(now, self.pool.buf(slot)) {
+                Some((dst, len)) => self.pool.push(slot, len, Dest::Udp(dst)),
+                None => {
+                    self.pool.release(slot);
+                    break;
+                }
+            }
+        }
+        if self.nat.poll_changed() {
+            self.nat_candidates.clear();
+            self.nat.candidates(&mut self.nat_candidates);
+            log::info!(
+                "nat candidates: {}",
+                self.nat_candidates
+                    .iter()
+                    .map(|c| c.addr.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+            self.next_gossip = now;
+        }
+    }
+
+    /// Queues a datagram for `dst`, framed for TURN client `via` when the
+    /// peer's path runs through our relay.
+    fn push_udp(&mut self, slot: pool::Slot, len: usize, dst: SocketAddr, via: Option<usize>) {
+        let Some(via) = via else {
+            return self.pool.push(slot, len, Dest::Udp(dst));
+        };
+        let Some(out) = self.pool.alloc() else {
+            self.pool.release(slot);
+            return self.count(NodeDrop::PoolFull);
+        };
+        let (a, b) = self.pool.two_bufs(slot, out);
+        let wrapped = a.get(..len).and_then(|a| self.nat.wrap(via, dst, a, b));
+        self.pool.release(slot);
+        match wrapped {
+            Some((server, n)) => self.pool.push(out, n, Dest::Udp(server)),
+            None => {
+                self.pool.release(out);
+                self.count(NodeDrop::NoRoute);
+            }
+        }
+    }
+
+    /// The TURN client the peer's current path goes through, if `dst` is it.
+    fn via_for(&self, id: PeerId, dst: SocketAddr) -> Option<usize> {
+        self.peer(id)
+            .filter(|p| p.path == Some(dst))
+            .and_then(|p| p.relay)
     }
 
     /// The next output. Its bytes stay valid until the next call.
@@ -243,6 +349,7 @@ impl Node {
         earliest(self.news.then_some(self.next_news));
         earliest(self.topology.poll_timeout());
         earliest(self.links.poll_timeout());
+        earliest(self.nat.poll_timeout());
         for p in self.peers.iter().flatten() {
             if p.wanted && !self.links.is_established(p.id) {
                 earliest(Some(p.next_attempt));
@@ -253,6 +360,10 @@ impl Node {
 
     /// Timer work: link keepalives and rekeys, connection attempts, gossip.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.nat.poll_timeout().is_some_and(|t| t <= now) {
+            self.nat.handle_timeout(now);
+        }
+        self.drain_nat(now);
         self.drain_link_timers(now);
         if self.topology.poll_timeout().is_some_and(|t| t <= now) {
             self.topology.handle_timeout(now);
@@ -268,6 +379,28 @@ impl Node {
 
     /// A datagram that arrived on the overlay's UDP socket. Decrypted in place.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, buf: &mut [u8]) {
+        if !self.nat.accepts(from, buf) {
+            return self.link_receive(now, from, buf);
+        }
+        // Drops are counted by the agent (its stats show in `ipop status`).
+        if let Ok(Some(r)) = self.nat.handle_datagram(now, from, buf) {
+            let mut rx = core::mem::take(&mut self.relay_rx);
+            if let Some(dst) = rx.get_mut(..r.payload.len()) {
+                dst.copy_from_slice(r.payload);
+                self.rx_via = Some(r.via);
+                self.link_receive(now, r.peer, dst);
+                self.rx_via = None;
+            } else {
+                self.count(NodeDrop::TooBig);
+            }
+            self.relay_rx = rx;
+        }
+        self.drain_nat(now);
+    }
+
+    /// Link traffic from `from` (directly, or through our TURN relay while
+    /// `rx_via` is set).
+    fn link_receive(&mut self, now: Instant, from: SocketAddr, buf: &mut [u8]) {
         let Some(slot) = self.pool.alloc() else {
             self.count(NodeDrop::PoolFull);
             return;
@@ -275,7 +408,7 @@ impl Node {
         let received = self.links.receive(now, from, buf, self.pool.buf(slot));
         match received {
             Received::Reply { peer, len } => {
-                self.pool.push(slot, len, Dest::Udp(from));
+                self.push_udp(slot, len, from, self.rx_via);
                 if let Some(id) = peer {
                     self.on_authenticated(now, id, from);
                     // A new session (perhaps a restarted peer): greet it
@@ -329,6 +462,7 @@ impl Node {
                 }
             }
         }
+        let via = self.rx_via;
         let Some(p) = self.peer_mut(id) else {
             return false;
         };
@@ -336,11 +470,16 @@ impl Node {
         // Roam like WireGuard (follow the latest authenticated source), but
         // never from a working path to a worse one: a late packet on an old
         // path must not undo a path upgrade.
-        if p.path != Some(from) {
+        if p.path != Some(from) || p.relay != via {
             let silent = now.saturating_since(p.path_rx) > PATH_SILENCE;
-            let pref = |p: &Peer, a: Option<SocketAddr>| a.map(|a| p.kind_of(a).type_preference());
-            if first || silent || pref(p, Some(from)) >= pref(p, p.path) {
+            let new_kind = match via {
+                Some(_) => CandidateKind::Relay,
+                None => p.kind_of(from),
+            };
+            let new = Some(new_kind.type_preference());
+            if first || silent || new >= p.path_kind().map(|k| k.type_preference()) {
                 p.path = Some(from);
+                p.relay = via;
             }
         }
         if p.path == Some(from) {
@@ -363,7 +502,10 @@ impl Node {
                 .peer(id)
                 .and_then(|p| p.path.or_else(|| p.candidates.first().map(|c| c.addr)))
             {
-                Some(dst) => self.pool.push(slot, len, Dest::Udp(dst)),
+                Some(dst) => {
+                    let via = self.via_for(id, dst);
+                    self.push_udp(slot, len, dst, via)
+                }
                 None => self.pool.release(slot),
             }
         }
@@ -425,7 +567,8 @@ impl Node {
             b[..len].copy_from_slice(&a[..len]);
             self.pool.push(copy, len, Dest::Udp(*dst));
         }
-        self.pool.push(first, len, Dest::Udp(targets[0]));
+        let via = self.via_for(id, targets[0]);
+        self.push_udp(first, len, targets[0], via);
     }
 
     fn peer(&self, id: PeerId) -> Option<&Peer> {

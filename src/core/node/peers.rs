@@ -44,6 +44,8 @@ pub struct Peer {
     pub candidates: heapless::Vec<Candidate, MAX_GOSSIP_CANDIDATES>,
     /// Where authenticated packets from the peer last came from; we send there.
     pub path: Option<SocketAddr>,
+    /// The TURN client (ours) `path` goes through: sends are wrapped for it.
+    pub relay: Option<usize>,
     /// When the last authenticated packet arrived on `path`.
     pub path_rx: Instant,
     pub source: Source,
@@ -85,6 +87,7 @@ impl Peer {
             ident: None,
             candidates: heapless::Vec::new(),
             path: None,
+            relay: None,
             path_rx: now,
             source,
             wanted: false,
@@ -122,7 +125,11 @@ impl Peer {
 
     /// The kind of the candidate the current path goes to.
     pub fn path_kind(&self) -> Option<CandidateKind> {
-        Some(self.kind_of(self.path?))
+        let path = self.path?;
+        if self.relay.is_some() {
+            return Some(CandidateKind::Relay);
+        }
+        Some(self.kind_of(path))
     }
 
     /// What kind of address `a` is for this peer: one of its candidates, or

@@ -52,6 +52,13 @@ impl Node {
         for r in NodeDrop::ALL {
             drops.push((r.as_str(), self.drops[r as usize]));
         }
+        let nat = self.nat.stats();
+        for (r, n) in crate::core::stun::error::StunDrop::ALL
+            .iter()
+            .zip(nat.drops)
+        {
+            drops.push((stun_drop_name(*r), n));
+        }
         let peers = self
             .peers
             .iter()
@@ -105,6 +112,20 @@ impl Node {
             peers,
             drops,
         }
+    }
+}
+
+/// STUN/TURN drop names, prefixed so they never clash with the link's.
+fn stun_drop_name(r: crate::core::stun::error::StunDrop) -> &'static str {
+    use crate::core::stun::error::StunDrop;
+    match r {
+        StunDrop::Truncated => "stun_truncated",
+        StunDrop::Malformed => "stun_malformed",
+        StunDrop::BadFingerprint => "stun_bad_fingerprint",
+        StunDrop::Unauthenticated => "stun_unauthenticated",
+        StunDrop::UnexpectedTransaction => "stun_unexpected_transaction",
+        StunDrop::UnexpectedMessage => "stun_unexpected_message",
+        StunDrop::BadChannelData => "stun_bad_channel_data",
     }
 }
 

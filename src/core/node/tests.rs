@@ -32,6 +32,8 @@ pub(crate) fn config(i: u8, peers: &[u8], switchmode: bool) -> NodeConfig {
         gossip_interval: Duration::from_secs(15),
         unix_nanos_at_zero: 0,
         topology: Default::default(),
+        stun: Vec::new(),
+        turn: Vec::new(),
     }
 }
 
