@@ -30,8 +30,13 @@ for pair in "a 10.254.1.2" "b 10.254.1.3" "c 10.254.1.1"; do
     ok "$1 -> $v6 (IPv6)"
 done
 
-# b learned c through a's gossip and links to it directly.
-st=$("$IPOP_BIN" status --json --socket "$T_DIR/b.sock")
+# b learned c through a's gossip; the ring (20 successors > 2 members)
+# links them directly at its next management cycle (15 s).
+for i in $(seq 1 30); do
+    st=$("$IPOP_BIN" status --json --socket "$T_DIR/b.sock")
+    [ "$(echo "$st" | python3 -c 'import json,sys; print(all(p["established"] for p in json.load(sys.stdin)["peers"]))')" = True ] && break
+    sleep 1
+done
 python3 - "$st" <<'PY' || fail "status of b: $st"
 import json, sys
 s = json.loads(sys.argv[1])

@@ -1,0 +1,74 @@
+//! Two nodes joined in memory (no sockets): shared by the allocation test
+//! (tests/zero_alloc.rs) and the path benchmark (examples/pathbench.rs).
+#![allow(dead_code)]
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use ipop::core::node::{Dest, Node, NodeConfig};
+use ipop::core::time::Instant;
+
+pub fn public(s: [u8; 32]) -> [u8; 32] {
+    x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(s)).to_bytes()
+}
+
+pub fn cfg(i: u8, peer: Option<u8>) -> NodeConfig {
+    NodeConfig {
+        ip4: Ipv4Addr::new(10, 0, 3, i),
+        ip4_prefix: 24,
+        ip6_prefix: ipop::core::identity::DEFAULT_IP6_PREFIX,
+        switchmode: false,
+        static_secret: [i; 32],
+        psk: [9; 32],
+        static_peers: peer
+            .map(|p| vec![(addr(p), public([p; 32]))])
+            .unwrap_or_default(),
+        accept_unknown: true,
+        max_peers: 8,
+        pool_buffers: 32,
+        mtu: 1280,
+        mac_table: 16,
+        gossip_interval: Duration::from_secs(15),
+        unix_nanos_at_zero: 0,
+        topology: Default::default(),
+        stun: Vec::new(),
+        turn: Vec::new(),
+    }
+}
+
+pub fn addr(i: u8) -> SocketAddr {
+    SocketAddr::from(([10, 99, 0, i], 5800))
+}
+
+/// Moves every datagram `from` queued to `to`; returns how many frames
+/// `from` wrote to its own TAP.
+pub fn pump(
+    from: &mut Node,
+    from_addr: SocketAddr,
+    to: &mut Node,
+    now: Instant,
+    wire: &mut [u8],
+) -> usize {
+    let mut taps = 0;
+    while let Some((dest, bytes)) = from.poll_transmit() {
+        match dest {
+            Dest::Udp(_) => {
+                let n = bytes.len();
+                wire[..n].copy_from_slice(bytes);
+                to.handle_datagram(now, from_addr, &mut wire[..n]);
+            }
+            Dest::Tap => taps += 1,
+        }
+    }
+    taps
+}
+
+/// Pumps both ways until nothing moves; returns TAP frames written.
+pub fn settle(a: &mut Node, b: &mut Node, now: Instant, wire: &mut [u8]) -> usize {
+    let mut taps = 0;
+    for _ in 0..8 {
+        taps += pump(a, addr(1), b, now, wire);
+        taps += pump(b, addr(2), a, now, wire);
+    }
+    taps
+}
