@@ -129,6 +129,10 @@ impl Shell {
 
 /// Builds everything and runs until SIGINT/SIGTERM.
 pub fn run(cfg: OverlayConfig, tap_override: Option<&str>, limits: Limits) -> Result<(), CliError> {
+    // Signal handlers before any device exists: a SIGTERM that arrives while
+    // the TAP is being set up must still take the clean path that removes it.
+    let signals = super::signals::install_signal_handlers()
+        .map_err(|e| CliError::Runtime(format!("signal handling: {e}")))?;
     // The control socket first: a second node on the same socket fails
     // before it touches the TAP of the running one.
     let control = super::control::ControlServer::bind(&cfg.control_socket)
@@ -216,7 +220,7 @@ pub fn run(cfg: OverlayConfig, tap_override: Option<&str>, limits: Limits) -> Re
         let _control = ex.spawn(super::control_task::serve(shell.clone(), control));
         let _netif = ex.spawn(super::candidates::watch(shell.clone()));
         let _xmpp = ex.spawn(super::signalling::run(shell.clone()));
-        super::signals::wait_for_shutdown().await
+        super::signals::wait_for_shutdown(&signals).await
     }));
     match Rc::try_unwrap(shell) {
         Ok(shell) => shell.tap.shutdown(),

@@ -100,9 +100,10 @@ fn handle_event(shell: &Shell, ev: XmppEvent) {
     match ev {
         XmppEvent::Online { jid } => log::info!("xmpp: online as {jid}"),
         XmppEvent::Disconnected { retry_in, reason } => {
-            log::warn!(
-                "xmpp: disconnected ({reason}); retry in {} s; links keep running",
-                retry_in.as_secs()
+            // The client already warned with the exact delay.
+            log::debug!(
+                "xmpp: disconnected ({reason}); retry in {} ms; links keep running",
+                retry_in.as_millis()
             )
         }
         XmppEvent::AuthFailed => {

@@ -122,10 +122,9 @@ pub fn install_signal_handlers() -> io::Result<Signals> {
     })
 }
 
-/// Installs the handlers and resolves at the first SIGINT or SIGTERM (the
-/// one-shot form `ipop run` uses).
-pub async fn wait_for_shutdown() -> io::Result<()> {
-    let signals = install_signal_handlers()?;
+/// Resolves at the first SIGINT or SIGTERM (the one-shot form `ipop run`
+/// uses) and logs which one it was.
+pub async fn wait_for_shutdown(signals: &Signals) -> io::Result<()> {
     let sig = signals.recv().await?;
     let name = if sig == libc::SIGINT {
         "SIGINT"

@@ -413,7 +413,10 @@ impl Client {
         }
         let delay = self.backoff.next_delay(&mut self.rng);
         let until = now + delay;
-        log::warn!("xmpp: {reason}; retrying in {} ms", delay.as_millis());
+        log::warn!(
+            "xmpp: {reason}; retrying in {} ms; links keep running",
+            delay.as_millis()
+        );
         if matches!(reason, CloseReason::AuthFailed(_)) {
             self.events.push_back(Event::AuthFailed);
         }
