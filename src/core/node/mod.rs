@@ -212,14 +212,47 @@ impl Node {
             cfg,
         };
         for (endpoint, key) in node.cfg.static_peers.clone() {
-            if let Some(p) = node.learn_key(now, key, Source::Static) {
-                p.wanted = true;
-                p.merge_candidates(&[Candidate::new(CandidateKind::Host, endpoint, 65535)]);
-            }
-            node.nat.permit(now, &[endpoint]);
+            node.add_static_peer(now, endpoint, key);
         }
         node.drain_nat(now);
         node
+    }
+
+    /// A bootstrap peer: at start, or later when the shell resolved its
+    /// name (again: a dynamic-DNS endpoint that moved adds a candidate).
+    pub fn add_static_peer(&mut self, now: Instant, endpoint: SocketAddr, key: [u8; 32]) {
+        if let Some(p) = self.learn_key(now, key, Source::Static) {
+            p.wanted = true;
+            p.merge_candidates(&[Candidate::new(CandidateKind::Host, endpoint, 65535)]);
+        }
+        self.nat.permit(now, &[endpoint]);
+        self.drain_nat(now);
+    }
+
+    /// STUN and TURN servers whose names resolved after start. New TURN
+    /// clients must admit every member we already know.
+    pub fn add_nat_servers(
+        &mut self,
+        now: Instant,
+        stun: &[SocketAddr],
+        turn: &[(SocketAddr, String, String)],
+    ) {
+        let turn: Vec<(SocketAddr, &str, &str)> = turn
+            .iter()
+            .map(|(a, u, p)| (*a, u.as_str(), p.as_str()))
+            .collect();
+        if !self.nat.add_servers(stun, &turn, &mut self.rng) {
+            return;
+        }
+        let known: Vec<SocketAddr> = self
+            .peers
+            .iter()
+            .flatten()
+            .flat_map(|p| p.candidates.iter().map(|c| c.addr))
+            .collect();
+        self.nat.permit(now, &known);
+        self.nat.handle_timeout(now);
+        self.drain_nat(now);
     }
 
     pub fn uid(&self) -> Uid {
