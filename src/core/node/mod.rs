@@ -190,7 +190,7 @@ impl Node {
             subnet: Subnet::new(cfg.ip4, cfg.ip4_prefix),
             tap_mac: [0x02, 0, 0, 0, 0, 1],
             links,
-            peers: (0..cfg.max_peers).map(|_| None).collect(),
+            peers: Vec::with_capacity(cfg.max_peers),
             pool: Pool::new(cfg.pool_buffers, buf_size),
             scratch: vec![0; buf_size],
             macs: MacTable::new(cfg.mac_table),
@@ -490,7 +490,7 @@ impl Node {
     fn on_authenticated(&mut self, now: Instant, id: PeerId, from: SocketAddr) -> bool {
         if self.peer(id).is_none() {
             if let Some(key) = self.links.peer_public_key(id) {
-                if let Some(slot) = self.peers.get_mut(id.0 as usize) {
+                if let Some(slot) = self.peer_slot(id) {
                     *slot = Some(Peer::new(id, key, Source::Inbound, now));
                 }
             }
@@ -602,6 +602,20 @@ impl Node {
         }
         let via = self.via_for(id, targets[0]);
         self.push_udp(first, len, targets[0], via);
+    }
+
+    /// The table entry for `id`, growing the table up to it. The capacity
+    /// (`max_peers`) is reserved at start, so growing never allocates, and
+    /// memory is touched only for members actually seen.
+    fn peer_slot(&mut self, id: PeerId) -> Option<&mut Option<Peer>> {
+        let i = id.0 as usize;
+        if i >= self.peers.capacity() {
+            return None;
+        }
+        while self.peers.len() <= i {
+            self.peers.push(None);
+        }
+        self.peers.get_mut(i)
     }
 
     fn peer(&self, id: PeerId) -> Option<&Peer> {
