@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod candidate;
+pub mod dns;
 pub mod frame;
 pub mod identity;
 pub mod link;

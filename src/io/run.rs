@@ -6,7 +6,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -220,6 +220,7 @@ pub fn run(cfg: OverlayConfig, tap_override: Option<&str>, limits: Limits) -> Re
         let _control = ex.spawn(super::control_task::serve(shell.clone(), control));
         let _netif = ex.spawn(super::candidates::watch(shell.clone()));
         let _xmpp = ex.spawn(super::signalling::run(shell.clone()));
+        let _servers = ex.spawn(super::servers::run(shell.clone()));
         super::signals::wait_for_shutdown(&signals).await
     }));
     match Rc::try_unwrap(shell) {
@@ -257,20 +258,24 @@ fn grow_socket_buffers(udp: &UdpSocket) {
     }
 }
 
+/// The static peers whose endpoints are IPv4 literals; names are resolved
+/// by [`super::servers`] once the loop runs.
 fn resolve_static_peers(cfg: &OverlayConfig) -> Vec<(SocketAddr, [u8; 32])> {
-    let mut out = Vec::new();
-    for p in &cfg.static_peers {
-        match p
-            .endpoint
-            .to_socket_addrs()
-            .map(|mut a| a.find(|a| a.is_ipv4()))
-        {
-            Ok(Some(addr)) => out.push((addr, p.public_key)),
-            Ok(None) => log::warn!("static peer {}: no IPv4 address", p.endpoint),
-            Err(e) => log::warn!("static peer {}: {e}", p.endpoint),
-        }
+    cfg.static_peers
+        .iter()
+        .filter_map(|p| Some((literal_v4(&p.endpoint)?, p.public_key)))
+        .collect()
+}
+
+/// `entry` ("a.b.c.d[:port]") if it needs no name lookup.
+fn literal_v4(entry: &str) -> Option<SocketAddr> {
+    let (host, port) = super::resolve::split_host_port(entry, super::stun_probe::DEFAULT_PORT)?;
+    let a = super::resolve::literal(host, port)?;
+    if a.is_ipv6() {
+        log::warn!("{entry}: IPv6 underlay addresses are not supported yet; skipped");
+        return None;
     }
-    out
+    Some(a)
 }
 
 async fn tap_task(shell: Rc<Shell>) {
@@ -343,32 +348,17 @@ async fn timer_task(shell: Rc<Shell>, wake: channel::Receiver<()>) {
     }
 }
 
-/// The config's `stun` entries ("host[:port]", default 3478); names that
-/// do not resolve are skipped.
-fn resolve_stun(cfg: &OverlayConfig) -> Vec<std::net::SocketAddr> {
-    cfg.stun
-        .iter()
-        .filter_map(|s| {
-            let a = super::stun_probe::resolve(s);
-            if a.is_none() {
-                log::warn!("stun server {s}: cannot resolve, skipped");
-            }
-            a
-        })
-        .collect()
+/// The config's `stun` entries given as addresses (names: see
+/// [`super::servers`]).
+fn resolve_stun(cfg: &OverlayConfig) -> Vec<SocketAddr> {
+    cfg.stun.iter().filter_map(|s| literal_v4(s)).collect()
 }
 
-/// The config's `turn` entries with resolved servers.
-fn resolve_turn(cfg: &OverlayConfig) -> Vec<(std::net::SocketAddr, String, String)> {
+/// The config's `turn` entries given as addresses.
+fn resolve_turn(cfg: &OverlayConfig) -> Vec<(SocketAddr, String, String)> {
     cfg.turn
         .iter()
-        .filter_map(|t| match super::stun_probe::resolve(&t.server) {
-            Some(a) => Some((a, t.user.clone(), t.pass.clone())),
-            None => {
-                log::warn!("turn server {}: cannot resolve, skipped", t.server);
-                None
-            }
-        })
+        .filter_map(|t| Some((literal_v4(&t.server)?, t.user.clone(), t.pass.clone())))
         .collect()
 }
 

@@ -15,7 +15,7 @@
 
 use std::fmt;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant as StdInstant};
 
 use crate::config::{OverlayConfig, TurnServer};
@@ -116,17 +116,9 @@ impl fmt::Display for ProbeReport {
     }
 }
 
-/// Resolves a 16.01 server entry ("host:port" or "host"), preferring IPv4.
+/// Resolves a 16.01 server entry ("host:port" or "host") to IPv4.
 pub fn resolve(entry: &str) -> Option<SocketAddr> {
-    let addrs: Vec<SocketAddr> = match entry.to_socket_addrs() {
-        Ok(a) => a.collect(),
-        Err(_) => (entry, DEFAULT_PORT).to_socket_addrs().ok()?.collect(),
-    };
-    addrs
-        .iter()
-        .find(|a| a.is_ipv4())
-        .or(addrs.first())
-        .copied()
+    smol::block_on(super::resolve::resolve_entry_v4(entry, DEFAULT_PORT)).ok()
 }
 
 struct TurnSlot {
@@ -340,7 +332,6 @@ mod tests {
             resolve("127.0.0.1"),
             Some("127.0.0.1:3478".parse().unwrap())
         );
-        assert_eq!(resolve("[::1]:5"), Some("[::1]:5".parse().unwrap()));
         assert_eq!(resolve("no such host.invalid:1"), None);
     }
 

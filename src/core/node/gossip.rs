@@ -213,7 +213,7 @@ impl Node {
                 return None;
             }
         };
-        let slot = self.peers.get_mut(id.0 as usize)?;
+        let slot = self.peer_slot(id)?;
         if slot.is_none() {
             *slot = Some(Peer::new(id, key, source, now));
         }

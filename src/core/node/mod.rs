@@ -190,7 +190,7 @@ impl Node {
             subnet: Subnet::new(cfg.ip4, cfg.ip4_prefix),
             tap_mac: [0x02, 0, 0, 0, 0, 1],
             links,
-            peers: (0..cfg.max_peers).map(|_| None).collect(),
+            peers: Vec::with_capacity(cfg.max_peers),
             pool: Pool::new(cfg.pool_buffers, buf_size),
             scratch: vec![0; buf_size],
             macs: MacTable::new(cfg.mac_table),
@@ -212,14 +212,47 @@ impl Node {
             cfg,
         };
         for (endpoint, key) in node.cfg.static_peers.clone() {
-            if let Some(p) = node.learn_key(now, key, Source::Static) {
-                p.wanted = true;
-                p.merge_candidates(&[Candidate::new(CandidateKind::Host, endpoint, 65535)]);
-            }
-            node.nat.permit(now, &[endpoint]);
+            node.add_static_peer(now, endpoint, key);
         }
         node.drain_nat(now);
         node
+    }
+
+    /// A bootstrap peer: at start, or later when the shell resolved its
+    /// name (again: a dynamic-DNS endpoint that moved adds a candidate).
+    pub fn add_static_peer(&mut self, now: Instant, endpoint: SocketAddr, key: [u8; 32]) {
+        if let Some(p) = self.learn_key(now, key, Source::Static) {
+            p.wanted = true;
+            p.merge_candidates(&[Candidate::new(CandidateKind::Host, endpoint, 65535)]);
+        }
+        self.nat.permit(now, &[endpoint]);
+        self.drain_nat(now);
+    }
+
+    /// STUN and TURN servers whose names resolved after start. New TURN
+    /// clients must admit every member we already know.
+    pub fn add_nat_servers(
+        &mut self,
+        now: Instant,
+        stun: &[SocketAddr],
+        turn: &[(SocketAddr, String, String)],
+    ) {
+        let turn: Vec<(SocketAddr, &str, &str)> = turn
+            .iter()
+            .map(|(a, u, p)| (*a, u.as_str(), p.as_str()))
+            .collect();
+        if !self.nat.add_servers(stun, &turn, &mut self.rng) {
+            return;
+        }
+        let known: Vec<SocketAddr> = self
+            .peers
+            .iter()
+            .flatten()
+            .flat_map(|p| p.candidates.iter().map(|c| c.addr))
+            .collect();
+        self.nat.permit(now, &known);
+        self.nat.handle_timeout(now);
+        self.drain_nat(now);
     }
 
     pub fn uid(&self) -> Uid {
@@ -457,7 +490,7 @@ impl Node {
     fn on_authenticated(&mut self, now: Instant, id: PeerId, from: SocketAddr) -> bool {
         if self.peer(id).is_none() {
             if let Some(key) = self.links.peer_public_key(id) {
-                if let Some(slot) = self.peers.get_mut(id.0 as usize) {
+                if let Some(slot) = self.peer_slot(id) {
                     *slot = Some(Peer::new(id, key, Source::Inbound, now));
                 }
             }
@@ -569,6 +602,20 @@ impl Node {
         }
         let via = self.via_for(id, targets[0]);
         self.push_udp(first, len, targets[0], via);
+    }
+
+    /// The table entry for `id`, growing the table up to it. The capacity
+    /// (`max_peers`) is reserved at start, so growing never allocates, and
+    /// memory is touched only for members actually seen.
+    fn peer_slot(&mut self, id: PeerId) -> Option<&mut Option<Peer>> {
+        let i = id.0 as usize;
+        if i >= self.peers.capacity() {
+            return None;
+        }
+        while self.peers.len() <= i {
+            self.peers.push(None);
+        }
+        self.peers.get_mut(i)
     }
 
     fn peer(&self, id: PeerId) -> Option<&Peer> {

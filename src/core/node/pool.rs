@@ -22,6 +22,11 @@ struct Pending {
 }
 
 pub struct Pool {
+    /// All buffers back to back. The capacity is reserved at start; the
+    /// length grows to the highest slot used so far, so only buffers that
+    /// carried a packet are ever touched (a calloc'd pool is memset page by
+    /// page by some allocators, musl's among them: megabytes of RSS for
+    /// buffers an idle node never uses).
     bytes: Vec<u8>,
     buf_size: usize,
     free: Vec<u16>,
@@ -34,7 +39,7 @@ impl Pool {
     pub fn new(buffers: usize, buf_size: usize) -> Pool {
         let buffers = buffers.clamp(2, u16::MAX as usize);
         Pool {
-            bytes: vec![0; buffers * buf_size],
+            bytes: Vec::with_capacity(buffers * buf_size),
             buf_size,
             free: (0..buffers as u16).rev().collect(),
             queue: VecDeque::with_capacity(buffers),
@@ -53,7 +58,16 @@ impl Pool {
 
     pub fn buf(&mut self, slot: Slot) -> &mut [u8] {
         let start = slot.0 as usize * self.buf_size;
+        self.touch(start + self.buf_size);
         &mut self.bytes[start..start + self.buf_size]
+    }
+
+    /// Grows the used part up to `end`, within the reserved capacity (no
+    /// allocation: the free list only hands out slots below it).
+    fn touch(&mut self, end: usize) {
+        if end > self.bytes.len() {
+            self.bytes.resize(end, 0);
+        }
     }
 
     /// Two distinct buffers at once (for copying one into the other).
@@ -64,6 +78,7 @@ impl Pool {
         } else {
             (b.0, a.0, true)
         };
+        self.touch(hi as usize * n + n);
         let (left, right) = self.bytes.split_at_mut(hi as usize * n);
         let x = &mut left[lo as usize * n..lo as usize * n + n];
         let y = &mut right[..n];
@@ -81,6 +96,7 @@ impl Pool {
     /// Queues `len` bytes of `slot` for `dest`.
     pub fn push(&mut self, slot: Slot, len: usize, dest: Dest) {
         let len = len.min(self.buf_size) as u16;
+        self.touch((slot.0 as usize + 1) * self.buf_size);
         self.queue.push_back(Pending {
             slot: slot.0,
             len,
@@ -126,5 +142,28 @@ mod tests {
         assert!(p.alloc().is_none());
         assert_eq!(p.pop(), None);
         assert!(p.alloc().is_some());
+    }
+
+    #[test]
+    fn only_used_buffers_are_touched() {
+        let mut p = Pool::new(1024, 2048);
+        assert_eq!(p.bytes.len(), 0);
+        assert!(p.bytes.capacity() >= 1024 * 2048);
+        let cap = p.bytes.capacity();
+        // LIFO: a steady one-packet-at-a-time flow alternates between slots
+        // 0 and 1 (a popped slot stays lent until the next pop).
+        for _ in 0..100 {
+            let s = p.alloc().unwrap();
+            p.buf(s)[0] = 1;
+            p.push(s, 1, Dest::Tap);
+            assert_eq!(p.pop(), Some((Dest::Tap, &[1u8][..])));
+        }
+        assert_eq!(p.bytes.len(), 2 * 2048);
+        let (a, b) = (p.alloc().unwrap(), p.alloc().unwrap());
+        assert_eq!((a.0, b.0), (0, 2));
+        let (x, y) = p.two_bufs(a, b);
+        assert_eq!((x.len(), y.len()), (2048, 2048));
+        assert_eq!(p.bytes.len(), 3 * 2048);
+        assert_eq!(p.bytes.capacity(), cap);
     }
 }

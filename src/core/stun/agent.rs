@@ -50,6 +50,28 @@ impl NatAgent {
         }
     }
 
+    /// Adds servers whose names resolved after start; known ones are
+    /// skipped. True if any was new (its peers then need
+    /// [`permit`](Self::permit) again).
+    pub fn add_servers(
+        &mut self,
+        stun: &[SocketAddr],
+        turn: &[(SocketAddr, &str, &str)],
+        rng: &mut Rng,
+    ) -> bool {
+        let mut added = false;
+        for &a in stun {
+            added |= self.binding.add_server(a);
+        }
+        for &(a, user, pass) in turn {
+            if self.turns.iter().all(|t| t.server() != a) {
+                self.turns.push(TurnClient::new(a, user, pass, rng.fork()));
+                added = true;
+            }
+        }
+        added
+    }
+
     /// True when `datagram` from `from` belongs to this agent: a STUN
     /// message or ChannelData from one of its servers.
     pub fn accepts(&self, from: SocketAddr, datagram: &[u8]) -> bool {

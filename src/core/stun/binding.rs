@@ -98,21 +98,32 @@ impl BindingClient {
     /// [`handle_timeout`](Self::handle_timeout) or
     /// [`poll_transmit`](Self::poll_transmit). Allocates once, here.
     pub fn new(servers: &[SocketAddr], rng: Rng) -> Self {
-        BindingClient {
-            servers: servers
-                .iter()
-                .map(|&addr| Server {
-                    addr,
-                    txn: None,
-                    mapped: None,
-                    failed: false,
-                    next_gather: Instant::ZERO,
-                    pending: None,
-                })
-                .collect(),
+        let mut client = BindingClient {
+            servers: Vec::with_capacity(servers.len()),
             rng,
             stats: StunStats::default(),
+        };
+        for &addr in servers {
+            client.add_server(addr);
         }
+        client
+    }
+
+    /// Adds a server (one whose name resolved late), asked at the next
+    /// timeout; false if it is already known.
+    pub fn add_server(&mut self, addr: SocketAddr) -> bool {
+        if self.is_server(addr) {
+            return false;
+        }
+        self.servers.push(Server {
+            addr,
+            txn: None,
+            mapped: None,
+            failed: false,
+            next_gather: Instant::ZERO,
+            pending: None,
+        });
+        true
     }
 
     /// True when `addr` is one of this client's servers (for the shell's

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,11 +36,7 @@ async fn timeout<T>(d: Duration, f: impl Future<Output = io::Result<T>>) -> io::
 /// Resolves `host` (once per attempt) and connects to the first address
 /// that answers.
 pub async fn connect(host: &str, port: u16) -> io::Result<Conn> {
-    let addrs: Vec<SocketAddr> = smol::unblock({
-        let host = host.to_owned();
-        move || (host.as_str(), port).to_socket_addrs().map(|a| a.collect())
-    })
-    .await?;
+    let addrs = crate::io::resolve::resolve(host, port).await?;
     let mut last = io::Error::new(io::ErrorKind::NotFound, "name resolved to no address");
     for a in addrs {
         match timeout(CONNECT_TIMEOUT, Async::<TcpStream>::connect(a)).await {
