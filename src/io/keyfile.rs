@@ -41,7 +41,7 @@ pub fn random_bytes() -> Result<[u8; 32], KeyError> {
 }
 
 pub fn public_of(secret: &[u8; 32]) -> [u8; 32] {
-    x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(*secret)).to_bytes()
+    crate::core::link::handshake::public_key(&x25519_dalek::StaticSecret::from(*secret))
 }
 
 pub fn parse_secret(text: &str) -> Option<[u8; 32]> {

@@ -125,7 +125,7 @@ impl NodeNet {
         let mut rng = Rng::from_seed(seed);
         let secrets: Vec<[u8; 32]> = (0..n).map(|_| rng.bytes()).collect();
         let boot_key = secrets.first().map(|s| {
-            x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(*s)).to_bytes()
+            crate::core::link::handshake::public_key(&x25519_dalek::StaticSecret::from(*s))
         });
         let mut net = NodeNet {
             cfg,
