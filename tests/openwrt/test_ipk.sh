@@ -150,8 +150,10 @@ if [ "$arch" = mipsel_24kc ]; then
 	ipk_size=$(stat -c %s "$ipk")
 	# Issue 9's budget is 600 kB; see docs/BENCHMARKS.md (Binary size) for
 	# why it is not met yet. This guards against growth past today's size.
-	[ "$ipk_size" -le 950000 ] || fail "ipk is $ipk_size bytes, regression guard 950000 (target 600000)"
-	echo "ok: mipsel ipk $ipk_size bytes (guard 950000; issue budget 600000 not met)"
+	guard=750000 budget=600000
+	[ "$ipk_size" -le $guard ] || fail "ipk is $ipk_size bytes, regression guard $guard (target $budget)"
+	met="not met"; [ "$ipk_size" -le $budget ] && met=met
+	echo "ok: mipsel ipk $ipk_size bytes (guard $guard; issue budget $budget $met)"
 fi
 echo "ok: ipop ipk fields, files, modes"
 
