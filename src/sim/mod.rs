@@ -20,6 +20,7 @@
 pub mod bench;
 pub mod check;
 pub mod nodes;
+mod schedule;
 mod world;
 
 pub use bench::{bench, BenchReport};

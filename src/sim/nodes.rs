@@ -7,7 +7,7 @@
 //! the first has the first as its static bootstrap peer and learns the rest
 //! from gossip. Frames a node writes to its TAP are collected per node.
 
-use std::cmp::Ordering;
+use super::schedule::Scheduled;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -66,29 +66,6 @@ enum Ev {
     },
 }
 
-struct Scheduled {
-    at: Instant,
-    seq: u64,
-    ev: Ev,
-}
-
-impl PartialEq for Scheduled {
-    fn eq(&self, o: &Self) -> bool {
-        (self.at, self.seq) == (o.at, o.seq)
-    }
-}
-impl Eq for Scheduled {}
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Scheduled {
-    fn cmp(&self, o: &Self) -> Ordering {
-        (o.at, o.seq).cmp(&(self.at, self.seq))
-    }
-}
-
 /// Counters of what the virtual network carried.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NodeNetStats {
@@ -105,7 +82,7 @@ pub struct NodeNet {
     rng: Rng,
     nodes: Vec<Slot>,
     by_addr: HashMap<SocketAddr, u32>,
-    queue: BinaryHeap<Scheduled>,
+    queue: BinaryHeap<Scheduled<Ev>>,
     seq: u64,
     partitioned: bool,
     pub stats: NodeNetStats,

@@ -1,6 +1,6 @@
 //! The virtual network and clock, and the event loop over all nodes.
 
-use std::cmp::Ordering;
+use super::schedule::Scheduled;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -89,30 +89,6 @@ enum Event {
     },
 }
 
-struct Scheduled {
-    at: Instant,
-    seq: u64,
-    ev: Event,
-}
-
-impl PartialEq for Scheduled {
-    fn eq(&self, o: &Self) -> bool {
-        (self.at, self.seq) == (o.at, o.seq)
-    }
-}
-impl Eq for Scheduled {}
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Scheduled {
-    // Reversed: BinaryHeap is a max-heap and we want the earliest first.
-    fn cmp(&self, o: &Self) -> Ordering {
-        (o.at, o.seq).cmp(&(self.at, self.seq))
-    }
-}
-
 /// Many nodes on one virtual network. See the module doc.
 pub struct World {
     pub(crate) cfg: SimConfig,
@@ -121,7 +97,7 @@ pub struct World {
     pub(crate) nodes: Vec<SimNode>,
     index: HashMap<Uid, u32>,
     alive: Vec<u32>,
-    queue: BinaryHeap<Scheduled>,
+    queue: BinaryHeap<Scheduled<Event>>,
     seq: u64,
     links: HashSet<(u32, u32)>,
     partitioned: bool,
