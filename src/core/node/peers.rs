@@ -107,17 +107,46 @@ impl Peer {
     }
 
     /// Adds or refreshes candidates, keeping the best `MAX_GOSSIP_CANDIDATES`.
+    ///
+    /// When full, room is made in the kind with the most entries: a member
+    /// behind a symmetric NAT shows every observer another port, and that
+    /// flood of peer-reflexive addresses must not push out its one relayed
+    /// candidate, the path of last resort. Within a kind, the newest of
+    /// equal priority wins (fresh NAT mappings beat stale ones).
     pub fn merge_candidates(&mut self, new: &[Candidate]) {
         for c in new {
             if let Some(old) = self.candidates.iter_mut().find(|o| o.addr == c.addr) {
                 if c.priority > old.priority {
                     *old = *c;
                 }
-            } else if self.candidates.push(*c).is_err() {
-                if let Some(worst) = self.candidates.iter_mut().min_by_key(|o| o.priority) {
-                    if worst.priority < c.priority {
-                        *worst = *c;
-                    }
+                continue;
+            }
+            let Err(c) = self.candidates.push(*c) else {
+                continue;
+            };
+            let count = |k| self.candidates.iter().filter(|o| o.kind == k).count();
+            let Some(crowded) = self
+                .candidates
+                .iter()
+                .map(|o| o.kind)
+                .max_by_key(|&k| count(k))
+            else {
+                continue;
+            };
+            // A new kind, or a kind as crowded as the worst, takes room from it.
+            let from = if count(c.kind) >= count(crowded) {
+                c.kind
+            } else {
+                crowded
+            };
+            let victim = self
+                .candidates
+                .iter_mut()
+                .filter(|o| o.kind == from)
+                .min_by_key(|o| o.priority);
+            if let Some(v) = victim {
+                if from != c.kind || v.priority <= c.priority {
+                    *v = c;
                 }
             }
         }
@@ -147,5 +176,54 @@ impl Peer {
             Some(i) => i.uid.ip6(prefix) == *ip,
             None => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cand(kind: CandidateKind, port: u16) -> Candidate {
+        Candidate::new(kind, SocketAddr::from(([203, 0, 113, 17], port)), 65535)
+    }
+
+    #[test]
+    fn a_prflx_flood_keeps_the_relay_candidate() {
+        let mut p = Peer::new(PeerId(0), [1; 32], Source::Gossip, Instant::ZERO);
+        let relay = Candidate::new(
+            CandidateKind::Relay,
+            SocketAddr::from(([203, 0, 113, 1], 49321)),
+            65535,
+        );
+        p.merge_candidates(&[
+            cand(CandidateKind::Host, 5800),
+            cand(CandidateKind::ServerReflexive, 38965),
+            relay,
+        ]);
+        // Every observer of a symmetric NAT reports another port.
+        for port in 40000..40020 {
+            p.merge_candidates(&[cand(CandidateKind::PeerReflexive, port)]);
+        }
+        assert_eq!(p.candidates.len(), MAX_GOSSIP_CANDIDATES);
+        fn kinds(p: &Peer, k: CandidateKind) -> usize {
+            p.candidates.iter().filter(|c| c.kind == k).count()
+        }
+        assert_eq!(kinds(&p, CandidateKind::Relay), 1);
+        assert_eq!(kinds(&p, CandidateKind::Host), 1);
+        assert_eq!(kinds(&p, CandidateKind::ServerReflexive), 1);
+        assert_eq!(
+            kinds(&p, CandidateKind::PeerReflexive),
+            MAX_GOSSIP_CANDIDATES - 3
+        );
+        assert!(p.candidates.contains(&relay));
+        // The newest mappings stay.
+        assert!(p
+            .candidates
+            .contains(&cand(CandidateKind::PeerReflexive, 40019)));
+        // A new kind takes room from the crowded one; a re-announced
+        // address is not duplicated.
+        p.merge_candidates(&[relay, cand(CandidateKind::Relay, 49400)]);
+        assert_eq!(kinds(&p, CandidateKind::Relay), 2);
+        assert_eq!(p.candidates.len(), MAX_GOSSIP_CANDIDATES);
     }
 }
