@@ -7,8 +7,8 @@
 //! the first has the first as its static bootstrap peer and learns the rest
 //! from gossip. Frames a node writes to its TAP are collected per node.
 
-use super::schedule::Scheduled;
-use std::collections::{BinaryHeap, HashMap};
+use super::schedule::{pair_latency, EventQueue};
+use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -82,8 +82,7 @@ pub struct NodeNet {
     rng: Rng,
     nodes: Vec<Slot>,
     by_addr: HashMap<SocketAddr, u32>,
-    queue: BinaryHeap<Scheduled<Ev>>,
-    seq: u64,
+    queue: EventQueue<Ev>,
     partitioned: bool,
     pub stats: NodeNetStats,
 }
@@ -110,8 +109,7 @@ impl NodeNet {
             rng,
             nodes: Vec::with_capacity(n),
             by_addr: HashMap::new(),
-            queue: BinaryHeap::new(),
-            seq: 0,
+            queue: EventQueue::new(),
             partitioned: false,
             stats: NodeNetStats::default(),
         };
@@ -215,8 +213,7 @@ impl NodeNet {
 
     /// Runs every event up to and including `until`.
     pub fn run_until(&mut self, until: Instant) {
-        while self.queue.peek().is_some_and(|s| s.at <= until) {
-            let Some(s) = self.queue.pop() else { break };
+        while let Some(s) = self.queue.pop_due(until) {
             self.now = s.at;
             match s.ev {
                 Ev::Wake(i) => {
@@ -250,25 +247,11 @@ impl NodeNet {
     }
 
     fn schedule(&mut self, at: Instant, ev: Ev) {
-        self.seq += 1;
-        self.queue.push(Scheduled {
-            at,
-            seq: self.seq,
-            ev,
-        });
+        self.queue.push(at, ev);
     }
 
     fn latency(&self, a: u32, b: u32) -> Duration {
-        let (lo, hi) = (a.min(b), a.max(b));
-        let h = u64::from(lo).wrapping_mul(0x9e37_79b9_7f4a_7c15)
-            ^ u64::from(hi).wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
-        let span = self
-            .cfg
-            .latency_max
-            .saturating_sub(self.cfg.latency_min)
-            .as_micros() as u64
-            + 1;
-        self.cfg.latency_min + Duration::from_micros(h.rotate_left(17) % span)
+        pair_latency(a, b, self.cfg.latency_min, self.cfg.latency_max)
     }
 
     /// Carries out node `i`'s outputs and re-arms its timer.

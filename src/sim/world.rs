@@ -1,7 +1,7 @@
 //! The virtual network and clock, and the event loop over all nodes.
 
-use super::schedule::Scheduled;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use super::schedule::{pair_latency, EventQueue};
+use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -97,8 +97,7 @@ pub struct World {
     pub(crate) nodes: Vec<SimNode>,
     index: HashMap<Uid, u32>,
     alive: Vec<u32>,
-    queue: BinaryHeap<Scheduled<Event>>,
-    seq: u64,
+    queue: EventQueue<Event>,
     links: HashSet<(u32, u32)>,
     partitioned: bool,
     pub stats: SimStats,
@@ -120,8 +119,7 @@ impl World {
             nodes: Vec::new(),
             index: HashMap::new(),
             alive: Vec::new(),
-            queue: BinaryHeap::new(),
-            seq: 0,
+            queue: EventQueue::new(),
             links: HashSet::new(),
             partitioned: false,
             stats: SimStats::default(),
@@ -235,8 +233,7 @@ impl World {
 
     /// Runs every event up to and including `until`.
     pub fn run_until(&mut self, until: Instant) {
-        while self.queue.peek().is_some_and(|s| s.at <= until) {
-            let Some(s) = self.queue.pop() else { break };
+        while let Some(s) = self.queue.pop_due(until) {
             self.now = s.at;
             self.stats.events += 1;
             self.dispatch(s.ev);
@@ -279,26 +276,12 @@ impl World {
     }
 
     fn schedule(&mut self, at: Instant, ev: Event) {
-        self.seq += 1;
-        self.queue.push(Scheduled {
-            at,
-            seq: self.seq,
-            ev,
-        });
+        self.queue.push(at, ev);
     }
 
     /// Fixed one-way latency of a pair, derived from both UIDs.
     fn latency(&self, a: u32, b: u32) -> Duration {
-        let (lo, hi) = pair(a, b);
-        let h = u64::from(lo).wrapping_mul(0x9e37_79b9_7f4a_7c15)
-            ^ u64::from(hi).wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
-        let span = self
-            .cfg
-            .latency_max
-            .saturating_sub(self.cfg.latency_min)
-            .as_micros() as u64
-            + 1;
-        self.cfg.latency_min + Duration::from_micros(h.rotate_left(17) % span)
+        pair_latency(a, b, self.cfg.latency_min, self.cfg.latency_max)
     }
 
     fn reachable(&mut self, a: u32, b: u32) -> bool {
