@@ -5,10 +5,6 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use ipop::core::node::Node;
-use ipop::core::rng::Rng;
-use ipop::core::time::Instant;
-
 struct Counting;
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
 
@@ -42,28 +38,14 @@ static GLOBAL: Counting = Counting;
 
 #[path = "common/pair.rs"]
 mod pair;
-use pair::{cfg, settle};
+use pair::{ipv4_frame, linked_pair, settle};
 
 #[test]
 fn packet_path_does_not_allocate() {
-    let mut now = Instant::from_secs(1);
-    let mut a = Node::new(cfg(1, Some(2)), Rng::from_seed([1; 32]), now);
-    let mut b = Node::new(cfg(2, None), Rng::from_seed([2; 32]), now);
     let mut wire = vec![0u8; 4096];
-    // Handshake and first gossip (these may allocate: peers are added).
-    for _ in 0..5 {
-        a.handle_timeout(now);
-        settle(&mut a, &mut b, now, &mut wire);
-        now += Duration::from_millis(100);
-    }
-    let mut frame = vec![0u8; 1294];
-    frame[12..14].copy_from_slice(&[0x08, 0x00]);
-    frame[14] = 0x45;
-    frame[26..30].copy_from_slice(&[10, 0, 3, 1]);
-    frame[30..34].copy_from_slice(&[10, 0, 3, 2]);
-    let mut back = frame.clone();
-    back[26..30].copy_from_slice(&[10, 0, 3, 2]);
-    back[30..34].copy_from_slice(&[10, 0, 3, 1]);
+    let (mut a, mut b, mut now) = linked_pair(&mut wire);
+    let frame = ipv4_frame(1, 2);
+    let back = ipv4_frame(2, 1);
 
     COUNTING.with(|c| c.set(true));
     let before = ALLOCS.load(Ordering::SeqCst);

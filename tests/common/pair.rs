@@ -6,6 +6,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use ipop::core::node::{Dest, Node, NodeConfig};
+use ipop::core::rng::Rng;
 use ipop::core::time::Instant;
 
 pub fn public(s: [u8; 32]) -> [u8; 32] {
@@ -71,4 +72,29 @@ pub fn settle(a: &mut Node, b: &mut Node, now: Instant, wire: &mut [u8]) -> usiz
         taps += pump(b, addr(2), a, now, wire);
     }
     taps
+}
+
+/// Node 1 (knows node 2) and node 2, linked: handshake and first gossip
+/// done (these may allocate: peers are added). Returns them and the time.
+pub fn linked_pair(wire: &mut [u8]) -> (Node, Node, Instant) {
+    let mut now = Instant::from_secs(1);
+    let mut a = Node::new(cfg(1, Some(2)), Rng::from_seed([1; 32]), now);
+    let mut b = Node::new(cfg(2, None), Rng::from_seed([2; 32]), now);
+    for _ in 0..5 {
+        a.handle_timeout(now);
+        settle(&mut a, &mut b, now, wire);
+        now += Duration::from_millis(100);
+    }
+    (a, b, now)
+}
+
+/// A 1294-byte Ethernet frame holding an IPv4 packet from 10.0.3.`src`
+/// to 10.0.3.`dst` (a full 1280-byte packet at the overlay MTU).
+pub fn ipv4_frame(src: u8, dst: u8) -> Vec<u8> {
+    let mut frame = vec![0u8; 1294];
+    frame[12..14].copy_from_slice(&[0x08, 0x00]);
+    frame[14] = 0x45;
+    frame[26..30].copy_from_slice(&[10, 0, 3, src]);
+    frame[30..34].copy_from_slice(&[10, 0, 3, dst]);
+    frame
 }
