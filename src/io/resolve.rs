@@ -107,6 +107,12 @@ pub fn literal(host: &str, port: u16) -> Option<SocketAddr> {
         .map(|ip| SocketAddr::new(ip, port))
 }
 
+/// The address a server entry (`host[:port]`) names, if it needs no lookup.
+pub fn literal_entry(entry: &str, default_port: u16) -> Option<SocketAddr> {
+    let (host, port) = split_host_port(entry, default_port)?;
+    literal(host, port)
+}
+
 /// Resolves a server entry (`host[:port]`) to its first IPv4 address: the
 /// overlay's one UDP socket is IPv4.
 pub async fn resolve_entry_v4(entry: &str, default_port: u16) -> io::Result<SocketAddr> {

@@ -269,8 +269,7 @@ fn resolve_static_peers(cfg: &OverlayConfig) -> Vec<(SocketAddr, [u8; 32])> {
 
 /// `entry` ("a.b.c.d[:port]") if it needs no name lookup.
 fn literal_v4(entry: &str) -> Option<SocketAddr> {
-    let (host, port) = super::resolve::split_host_port(entry, super::stun_probe::DEFAULT_PORT)?;
-    let a = super::resolve::literal(host, port)?;
+    let a = super::resolve::literal_entry(entry, super::stun_probe::DEFAULT_PORT)?;
     if a.is_ipv6() {
         log::warn!("{entry}: IPv6 underlay addresses are not supported yet; skipped");
         return None;

@@ -28,13 +28,13 @@ struct Name {
 
 impl Name {
     fn new(entry: &str) -> Option<Name> {
-        let literal = resolve::split_host_port(entry, DEFAULT_PORT)
-            .and_then(|(host, port)| resolve::literal(host, port));
-        literal.is_none().then(|| Name {
-            entry: entry.to_owned(),
-            addr: None,
-            warned: false,
-        })
+        resolve::literal_entry(entry, DEFAULT_PORT)
+            .is_none()
+            .then(|| Name {
+                entry: entry.to_owned(),
+                addr: None,
+                warned: false,
+            })
     }
 
     /// Resolves again; the address if it is new.
