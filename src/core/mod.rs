@@ -10,6 +10,7 @@ pub mod identity;
 pub mod link;
 pub mod node;
 pub mod rng;
+pub mod sig;
 pub mod signal;
 pub mod stun;
 pub mod switch;

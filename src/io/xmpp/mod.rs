@@ -10,6 +10,7 @@
 mod conn;
 mod probe;
 pub mod tls;
+pub mod tls_crypto;
 
 use std::cell::RefCell;
 use std::collections::HashMap;

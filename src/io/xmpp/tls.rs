@@ -7,9 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider, KeyProvider};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::sign::SigningKey;
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, Error as TlsError, RootCertStore, SignatureScheme};
 
 use crate::config::base64;
@@ -88,31 +87,10 @@ fn roots_from(path: &Path) -> Result<RootCertStore, TlsSetupError> {
     Ok(roots)
 }
 
-/// The client never presents a certificate, so it never loads a private
-/// key: a key loader that refuses keeps ring's RSA, ECDSA and Ed25519
-/// signing code out of the binary (about 47 kB on mipsel). Everything the
-/// handshake uses (cipher suites, key exchange, signature verification,
-/// randomness) is ring's default provider unchanged.
-#[derive(Debug)]
-struct NoClientKeys;
-
-impl KeyProvider for NoClientKeys {
-    fn load_private_key(&self, _: PrivateKeyDer<'static>) -> Result<Arc<dyn SigningKey>, TlsError> {
-        Err(TlsError::General("ipop loads no TLS client keys".into()))
-    }
-}
-
-fn provider() -> CryptoProvider {
-    CryptoProvider {
-        key_provider: &NoClientKeys,
-        ..rustls::crypto::ring::default_provider()
-    }
-}
-
 pub fn client_config(trust: &Trust) -> Result<Arc<rustls::ClientConfig>, TlsSetupError> {
-    let provider = Arc::new(provider());
+    let provider = Arc::new(super::tls_crypto::provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(TlsSetupError::Rustls)?;
     let cfg = match trust {
         Trust::SystemRoots => builder.with_root_certificates(roots_from(Path::new(SYSTEM_ROOTS))?),
@@ -210,27 +188,6 @@ mod tests {
                    -----BEGIN CERTIFICATE-----\nAQID\n-----END CERTIFICATE-----\n";
         assert_eq!(pem_certificates(pem), vec![b"ipop".to_vec(), vec![1, 2, 3]]);
         assert!(pem_certificates("no pem").is_empty());
-    }
-
-    #[test]
-    fn provider_is_ring_default_without_client_keys() {
-        let ours = provider();
-        let ring = rustls::crypto::ring::default_provider();
-        let suites =
-            |p: &CryptoProvider| -> Vec<_> { p.cipher_suites.iter().map(|s| s.suite()).collect() };
-        let groups =
-            |p: &CryptoProvider| -> Vec<_> { p.kx_groups.iter().map(|g| g.name()).collect() };
-        assert_eq!(suites(&ours), suites(&ring));
-        assert_eq!(groups(&ours), groups(&ring));
-        assert_eq!(
-            ours.signature_verification_algorithms.supported_schemes(),
-            ring.signature_verification_algorithms.supported_schemes()
-        );
-        let key = PrivateKeyDer::Pkcs8(vec![0u8; 4].into());
-        assert_eq!(
-            ours.key_provider.load_private_key(key).err(),
-            Some(TlsError::General("ipop loads no TLS client keys".into()))
-        );
     }
 
     #[test]
