@@ -13,4 +13,5 @@ pub mod board;
 pub mod config;
 pub mod core;
 pub mod io;
+#[cfg(feature = "lab")]
 pub mod sim;

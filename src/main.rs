@@ -215,12 +215,14 @@ fn dispatch(args: &[String]) -> Result<ExitCode, CliError> {
             println!("{}", cli::pubkey_from_stdin()?);
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "lab")]
         "demo" => {
             let f = Flags::parse(rest, &[], &["--keep"])?;
             cli::init_logging(f.verbosity);
             cli::demo()?;
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "lab")]
         "sim-bench" => {
             let f = Flags::parse(rest, &["--nodes", "--seed"], &[])?;
             let nodes = parse_num(f.get("--nodes").unwrap_or("10000"), "--nodes")?;
@@ -228,10 +230,15 @@ fn dispatch(args: &[String]) -> Result<ExitCode, CliError> {
             print!("{}", cli::sim_bench(nodes as usize, seed)?);
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(not(feature = "lab"))]
+        "demo" | "sim-bench" => Err(CliError::Usage(format!(
+            "'{cmd}' is not in this build (router builds leave out the 'lab' feature)"
+        ))),
         other => Err(CliError::Usage(format!("unknown command '{other}'"))),
     }
 }
 
+#[cfg(feature = "lab")]
 fn parse_num(v: &str, flag: &str) -> Result<u64, CliError> {
     v.parse()
         .map_err(|_| CliError::Usage(format!("{flag} expects a number, got '{v}'")))

@@ -160,10 +160,12 @@ pub fn pubkey_from_stdin() -> Result<String, CliError> {
     Ok(base64::encode(&super::keyfile::public_of(&secret)))
 }
 
+#[cfg(feature = "lab")]
 pub fn demo() -> Result<(), CliError> {
     super::demo::demo()
 }
 
+#[cfg(feature = "lab")]
 pub fn sim_bench(nodes: usize, seed: u64) -> Result<String, CliError> {
     Ok(crate::sim::bench(nodes, seed).to_string())
 }

@@ -5,6 +5,7 @@ pub mod candidates;
 pub mod cli;
 pub mod control;
 pub mod control_task;
+#[cfg(feature = "lab")]
 pub mod demo;
 pub mod ifctl;
 pub mod keyfile;

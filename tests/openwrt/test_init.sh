@@ -230,7 +230,8 @@ fi
 mk=openwrt/net/ipop/Makefile
 for want in 'PKG_NAME:=ipop' 'PKG_RELEASE:=1' 'PKG_BUILD_DEPENDS:=rust/host' \
 	'DEPENDS:=$(RUST_ARCH_DEPENDS) +kmod-tun' '$(eval $(call RustBinPackage,ipop))' \
-	'$(eval $(call BuildPackage,ipop))' 'include $(TOPDIR)/feeds/packages/lang/rust/rust-package.mk'; do
+	'$(eval $(call BuildPackage,ipop))' 'include $(TOPDIR)/feeds/packages/lang/rust/rust-package.mk' \
+	'$(call Build/Compile/Cargo,,--no-default-features)'; do
 	grep -qF -- "$want" $mk || fail "Makefile lacks: $want"
 done
 ver=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
