@@ -26,7 +26,8 @@ expect_ok() { # NAME CONFIG CERT-KIND
     [ "$rc" = 0 ] || { cat "$XMPP_DIR/$1.err" >&2; fail "$1: exit $rc"; }
     grep -qx "xmpp: online as alice@ipop.test/ipopc31dcee6" "$XMPP_DIR/$1.out" || fail "$1: not online as alice"
     grep -qx "xmpp auth: SCRAM-SHA-1" "$XMPP_DIR/$1.out" || fail "$1: not SCRAM-SHA-1"
-    grep -q "^xmpp tls: TLSv1_[23] .* (certificate: $3)\$" "$XMPP_DIR/$1.out" || fail "$1: tls line"
+    grep -qx "xmpp tls: TLSv1_3 TLS13_CHACHA20_POLY1305_SHA256 (certificate: $3)" "$XMPP_DIR/$1.out" ||
+        fail "$1: tls line: $(grep 'xmpp tls' "$XMPP_DIR/$1.out")"
 }
 
 expect_fail() { # NAME CONFIG MESSAGE

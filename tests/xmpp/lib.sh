@@ -20,14 +20,27 @@ XMPP_LISTEN=${XMPP_LISTEN:-127.0.0.1}
 
 xmpp_log() { echo "[xmpp-test] $*" >&2; }
 
+# XMPP_CERT_KIND=ec: a P-384 CA and a P-256 server key instead of RSA-2048,
+# so both kinds of certificate chain meet a real server.
+newkey() { # ca|server
+    if [ "${XMPP_CERT_KIND:-rsa}" = ec ]; then
+        [ "$1" = ca ] && echo "-newkey ec -pkeyopt ec_paramgen_curve:secp384r1" ||
+            echo "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1"
+    else
+        echo "-newkey rsa:2048"
+    fi
+}
+
 xmpp_setup() {
     XMPP_DIR=$(mktemp -d /tmp/ipx-xmpp.XXXXXX)
     chmod 755 "$XMPP_DIR"
     # A test CA (for xmpp_ca_file) and the server certificate it signs
     # (for the servers and xmpp_pinned_cert).
-    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=ipop test CA" \
+    # shellcheck disable=SC2046 # newkey's words are separate arguments
+    openssl req -x509 $(newkey ca) -nodes -days 2 -subj "/CN=ipop test CA" \
         -keyout "$XMPP_DIR/ca-key.pem" -out "$XMPP_DIR/ca.pem" 2>/dev/null
-    openssl req -newkey rsa:2048 -nodes -subj "/CN=$XMPP_DOMAIN" \
+    # shellcheck disable=SC2046
+    openssl req $(newkey server) -nodes -subj "/CN=$XMPP_DOMAIN" \
         -keyout "$XMPP_DIR/key.pem" -out "$XMPP_DIR/server.csr" 2>/dev/null
     printf 'subjectAltName=DNS:%s\nbasicConstraints=CA:FALSE\n' "$XMPP_DOMAIN" > "$XMPP_DIR/ext.cnf"
     openssl x509 -req -in "$XMPP_DIR/server.csr" -CA "$XMPP_DIR/ca.pem" -CAkey "$XMPP_DIR/ca-key.pem" \
