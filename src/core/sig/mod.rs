@@ -26,7 +26,7 @@ impl Digest {
         }
     }
 
-    pub fn len(self) -> usize {
+    pub fn output_len(self) -> usize {
         match self {
             Digest::Sha256 => 32,
             Digest::Sha384 => 48,

@@ -64,7 +64,7 @@ pub fn verify_pss(public_key: &[u8], digest: Digest, message: &[u8], sig: &[u8])
     let em_len = em_bits.div_ceil(8);
     // When bits - 1 is a multiple of 8 the k-byte value has a zero top byte.
     let (top, em) = em.split_at(em.len() - em_len);
-    let h_len = digest.len();
+    let h_len = digest.output_len();
     if top.iter().any(|&b| b != 0) || em_len < 2 * h_len + 2 || em[em_len - 1] != 0xbc {
         return false;
     }
@@ -89,7 +89,7 @@ pub fn verify_pss(public_key: &[u8], digest: Digest, message: &[u8], sig: &[u8])
 }
 
 fn mgf1(digest: Digest, seed: &[u8], len: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len + digest.len());
+    let mut out = Vec::with_capacity(len + digest.output_len());
     let mut counter = 0u32;
     while out.len() < len {
         let mut block = seed.to_vec();
