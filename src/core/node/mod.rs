@@ -23,6 +23,7 @@ use crate::core::candidate::CandidateKind;
 use crate::core::candidate::Candidate;
 use crate::core::frame::Mac;
 use crate::core::identity::Uid;
+use crate::core::link::consts::TYPE_INITIATION;
 use crate::core::link::{LinkConfig, Links, PeerId, Received};
 use crate::core::rng::Rng;
 use crate::core::stun::agent::NatAgent;
@@ -531,6 +532,16 @@ impl Node {
                 self.pool.release(slot);
                 return;
             };
+            // A retransmitted first handshake goes everywhere the first one
+            // went: the copy that got lost may be the only one that can
+            // arrive (a TURN permission not yet installed on the member's
+            // relay), and while the link retransmits, `initiate` cannot
+            // start a fresh attempt (HandshakeInProgress).
+            let initiation = self.pool.buf(slot).first() == Some(&TYPE_INITIATION);
+            if initiation && !self.links.is_established(id) {
+                self.send_to_all(id, slot, len);
+                continue;
+            }
             match self
                 .peer(id)
                 .and_then(|p| p.path.or_else(|| p.candidates.first().map(|c| c.addr)))
@@ -567,17 +578,7 @@ impl Node {
             .min(RETRY_MAX);
         p.next_attempt = now + backoff + jitter;
         p.attempts = p.attempts.saturating_add(1);
-        let mut targets: heapless::Vec<SocketAddr, { payload::MAX_GOSSIP_CANDIDATES + 1 }> =
-            heapless::Vec::new();
-        if let Some(path) = p.path {
-            let _ = targets.push(path);
-        }
-        for c in &p.candidates {
-            if !targets.contains(&c.addr) {
-                let _ = targets.push(c.addr);
-            }
-        }
-        if targets.is_empty() {
+        if p.path.is_none() && p.candidates.is_empty() {
             return;
         }
         let Some(first) = self.pool.alloc() else {
@@ -591,6 +592,27 @@ impl Node {
                 return;
             }
         };
+        self.send_to_all(id, first, len);
+    }
+
+    /// Sends the handshake initiation in `first` to the peer's path (if
+    /// any) and to every candidate.
+    fn send_to_all(&mut self, id: PeerId, first: pool::Slot, len: usize) {
+        let mut targets: heapless::Vec<SocketAddr, { payload::MAX_GOSSIP_CANDIDATES + 1 }> =
+            heapless::Vec::new();
+        if let Some(p) = self.peer(id) {
+            if let Some(path) = p.path {
+                let _ = targets.push(path);
+            }
+            for c in &p.candidates {
+                if !targets.contains(&c.addr) {
+                    let _ = targets.push(c.addr);
+                }
+            }
+        }
+        let Some(&dst) = targets.first() else {
+            return self.pool.release(first);
+        };
         // The same initiation goes to every candidate: the responder answers
         // the first copy to arrive (later copies are replays), which picks the
         // fastest working path and opens NAT mappings on the way.
@@ -600,8 +622,8 @@ impl Node {
             b[..len].copy_from_slice(&a[..len]);
             self.pool.push(copy, len, Dest::Udp(*dst));
         }
-        let via = self.via_for(id, targets[0]);
-        self.push_udp(first, len, targets[0], via);
+        let via = self.via_for(id, dst);
+        self.push_udp(first, len, dst, via);
     }
 
     /// The table entry for `id`, growing the table up to it. The capacity
@@ -645,5 +667,7 @@ impl Node {
     }
 }
 
+#[cfg(test)]
+mod path_tests;
 #[cfg(test)]
 mod tests;

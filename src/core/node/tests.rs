@@ -43,6 +43,9 @@ pub(crate) struct Net {
     pub now: Instant,
     /// Frames each node wrote to its TAP.
     pub tap: Vec<Vec<Vec<u8>>>,
+    /// Datagrams to this address are lost until this time (a TURN
+    /// permission not installed yet, a NAT not opened yet).
+    pub lost_until: Option<(SocketAddr, Instant)>,
 }
 
 impl Net {
@@ -58,7 +61,12 @@ impl Net {
             })
             .collect::<Vec<_>>();
         let tap = vec![Vec::new(); nodes.len()];
-        Net { nodes, now, tap }
+        Net {
+            nodes,
+            now,
+            tap,
+            lost_until: None,
+        }
     }
 
     /// Delivers every queued datagram, repeatedly, until all queues are empty.
@@ -75,6 +83,12 @@ impl Net {
                 }
             }
             for (from, to, mut bytes) in flight {
+                if self
+                    .lost_until
+                    .is_some_and(|(a, t)| a == to && self.now < t)
+                {
+                    continue;
+                }
                 if let Some((_, n)) = self.nodes.iter_mut().find(|(i, _)| addr(*i) == to) {
                     n.handle_datagram(self.now, from, &mut bytes);
                     moved = true;
