@@ -498,7 +498,7 @@ mod tests {
     use crate::io::xmpp::tls::{client_config, Trust};
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, ServerName};
-    use rustls::{ClientConnection, Connection, ServerConfig, ServerConnection};
+    use rustls::{ClientConnection, Connection, ConnectionCommon, ServerConfig, ServerConnection};
     use std::io::{Read, Write};
     use std::path::PathBuf;
 
@@ -523,35 +523,28 @@ mod tests {
         ServerConnection::new(Arc::new(cfg)).unwrap()
     }
 
+    /// Moves what `from` has to send into `to`; whether anything moved.
+    fn flow<A, B>(
+        from: &mut ConnectionCommon<A>,
+        to: &mut ConnectionCommon<B>,
+    ) -> Result<bool, Error> {
+        let mut buf = Vec::new();
+        while from.wants_write() {
+            from.write_tls(&mut buf).unwrap();
+        }
+        let mut rest = &buf[..];
+        while !rest.is_empty() {
+            to.read_tls(&mut rest).unwrap();
+            to.process_new_packets()?;
+        }
+        Ok(!buf.is_empty())
+    }
+
     /// Moves records both ways until neither side has anything to say.
     fn pump(client: &mut ClientConnection, server: &mut ServerConnection) -> Result<(), Error> {
         for _ in 0..20 {
-            let mut moved = false;
-            let mut buf = Vec::new();
-            while client.wants_write() {
-                client.write_tls(&mut buf).unwrap();
-            }
-            if !buf.is_empty() {
-                moved = true;
-                let mut rest = &buf[..];
-                while !rest.is_empty() {
-                    server.read_tls(&mut rest).unwrap();
-                    server.process_new_packets()?;
-                }
-            }
-            buf.clear();
-            while server.wants_write() {
-                server.write_tls(&mut buf).unwrap();
-            }
-            if !buf.is_empty() {
-                moved = true;
-                let mut rest = &buf[..];
-                while !rest.is_empty() {
-                    client.read_tls(&mut rest).unwrap();
-                    client.process_new_packets()?;
-                }
-            }
-            if !moved {
+            let up = flow(client, server)?;
+            if !(flow(server, client)? || up) {
                 return Ok(());
             }
         }
