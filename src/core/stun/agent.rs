@@ -10,7 +10,8 @@
 //! indication, which [`NatAgent::handle_datagram`] unframes into
 //! [`Relayed`]. We answer with [`NatAgent::wrap`] to the exact peer
 //! address it came from. The server only forwards from IPs we permitted:
-//! call [`NatAgent::permit`] with the addresses of each peer's candidates.
+//! call [`NatAgent::permit`] with the addresses of each peer's candidates
+//! (one permission per reachable IP; see `turn_peers.rs` for the bounds).
 
 use super::binding::{BindingClient, BindingEvent};
 use super::error::{StunDrop, StunStats};
@@ -122,11 +123,25 @@ impl NatAgent {
     }
 
     /// Lets `peers` (a peer's candidate addresses) send to our relayed
-    /// addresses, on every TURN server. Idempotent.
+    /// addresses, on every TURN server: one permission per IP the server
+    /// can reach (`turn::can_permit`), kept while the IP is permitted again
+    /// or carries packets. Call again whenever the member is re-announced;
+    /// idempotent. Channels are bound only for addresses we
+    /// [`wrap`](Self::wrap) for.
     pub fn permit(&mut self, now: Instant, peers: &[SocketAddr]) {
         for t in &mut self.turns {
             for p in peers {
-                t.add_peer(now, *p);
+                t.permit(now, *p);
+            }
+        }
+    }
+
+    /// The node forgot these peer addresses: their channels go (the server
+    /// lets them expire); their IPs' permissions lapse unless still in use.
+    pub fn forget(&mut self, peers: &[SocketAddr]) {
+        for t in &mut self.turns {
+            for p in peers {
+                t.remove_peer(*p);
             }
         }
     }

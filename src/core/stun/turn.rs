@@ -9,8 +9,12 @@
 //! * 437 (allocation mismatch: a previous run's allocation on this 5-tuple)
 //!   deletes it with Refresh(LIFETIME 0), then allocates again.
 //! * Refresh [`ALLOCATION_REFRESH_MARGIN`] before the granted lifetime ends.
-//! * Each peer gets CreatePermission and ChannelBind, repeated every
-//!   [`PERMISSION_REFRESH`] (permissions expire after 300 s).
+//! * Peers (see [`turn_peers`](self::peers)): a CreatePermission per peer
+//!   IP, repeated every [`PERMISSION_REFRESH`] (permissions expire after
+//!   300 s) while the IP is in use; a ChannelBind per peer address we send
+//!   to, on the first [`wrap`](TurnClient::wrap) (that packet goes as a
+//!   Send indication), repeated every [`CHANNEL_REFRESH`] while packets use
+//!   it. Both tables are bounded and evict the least recently used entry.
 //! * A Binding request to the server every [`TURN_KEEPALIVE`] keeps our NAT
 //!   mapping alive; if the XOR-MAPPED-ADDRESS changed (NAT rebinding) or
 //!   the server stopped answering, the allocation is lost: the client
@@ -32,16 +36,25 @@ use super::writer::MessageWriter;
 use crate::core::rng::Rng;
 use crate::core::time::Instant;
 use core::time::Duration;
-use std::net::SocketAddr;
+use peers::{lru, Channel, Due, Permission};
+use std::net::{IpAddr, SocketAddr};
 
-/// Peers (permissions + channels) one allocation holds.
-pub const MAX_PEERS: usize = 32;
+#[path = "turn_peers.rs"]
+mod peers;
+pub use peers::{
+    addr_class, can_permit, AddrClass, CHANNEL_LIFETIME, CHANNEL_REFRESH, MAX_CHANNELS,
+    MAX_PERMISSIONS, PERMISSION_IDLE,
+};
+
 /// Requests in flight at once.
 const MAX_TXNS: usize = 16;
 /// REALM and NONCE longer than this make the allocation fail.
 const MAX_TOKEN: usize = 256;
-/// Wait before retrying a failed permission or channel binding.
+/// Wait before retrying a permission or channel binding that timed out.
 const PEER_RETRY: Duration = Duration::from_secs(5);
+/// Wait before retrying one the server refused (e.g. 403 for a peer IP
+/// its policy forbids): not worth asking every few seconds.
+const PEER_REFUSED_RETRY: Duration = Duration::from_secs(60);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TurnEvent {
@@ -93,14 +106,6 @@ enum State {
     },
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Peer {
-    addr: SocketAddr,
-    channel: u16,
-    bound: bool,
-    refresh_at: Instant,
-}
-
 pub struct TurnClient {
     server: SocketAddr,
     user: String,
@@ -113,8 +118,12 @@ pub struct TurnClient {
     mapped: Option<SocketAddr>,
     state: State,
     requests: [Option<Request>; MAX_TXNS],
-    peers: heapless::Vec<Peer, MAX_PEERS>,
+    perms: heapless::Vec<Permission, MAX_PERMISSIONS>,
+    channels: heapless::Vec<Channel, MAX_CHANNELS>,
     next_channel: u16,
+    /// The latest time we were given, for [`wrap`](Self::wrap) and
+    /// [`unwrap`](Self::unwrap), which take none.
+    clock: Instant,
     events: heapless::Deque<TurnEvent, 4>,
     rng: Rng,
     stats: StunStats,
@@ -138,8 +147,10 @@ impl TurnClient {
                 start_at: Instant::ZERO,
             },
             requests: [None; MAX_TXNS],
-            peers: heapless::Vec::new(),
+            perms: heapless::Vec::new(),
+            channels: heapless::Vec::new(),
             next_channel: CHANNEL_MIN,
+            clock: Instant::ZERO,
             events: heapless::Deque::new(),
             rng,
             stats: StunStats::default(),
@@ -179,41 +190,101 @@ impl TurnClient {
 
     /// The channel bound to `peer`, once the server confirmed it.
     pub fn channel(&self, peer: SocketAddr) -> Option<u16> {
-        self.peers
+        self.channels
             .iter()
-            .find(|p| p.addr == peer && p.bound)
-            .map(|p| p.channel)
+            .find(|c| c.peer == peer && c.bound)
+            .map(|c| c.number)
     }
 
-    /// Asks the server to let `peer` send to us (CreatePermission) and
-    /// binds a channel to it. Idempotent. `false` if [`MAX_PEERS`] are
-    /// already in use.
-    pub fn add_peer(&mut self, now: Instant, peer: SocketAddr) -> bool {
-        if self.peers.iter().any(|p| p.addr == peer) {
-            return true;
+    /// Peer IPs currently permitted or about to be, in table order.
+    pub fn permitted(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.perms.iter().map(|p| p.addr.ip())
+    }
+
+    /// Lets `peer`'s IP send to our relayed address (CreatePermission, kept
+    /// while the IP is in use). Idempotent; marks the IP used. `false` (and
+    /// nothing done) if this server cannot reach it ([`can_permit`]: a
+    /// peer's LAN address is useless at a public server). A full table
+    /// evicts the least recently used permission.
+    pub fn permit(&mut self, now: Instant, peer: SocketAddr) -> bool {
+        if !can_permit(self.server.ip(), peer.ip()) {
+            return false;
         }
-        let channel = self.next_channel;
-        self.next_channel = if channel >= CHANNEL_MAX {
+        self.touch_permission(now, peer);
+        self.advance(now);
+        true
+    }
+
+    /// [`permit`](Self::permit) and bind a channel to `peer` right away
+    /// (for a peer we will send to; [`wrap`](Self::wrap) otherwise binds
+    /// on first use).
+    pub fn add_peer(&mut self, now: Instant, peer: SocketAddr) -> bool {
+        if !can_permit(self.server.ip(), peer.ip()) {
+            return false;
+        }
+        self.touch_permission(now, peer);
+        self.touch_channel(now, peer);
+        self.advance(now);
+        true
+    }
+
+    /// Forgets `peer`'s channel (the node forgot the address); the server
+    /// lets the binding expire. Its IP's permission lapses once nothing
+    /// uses it for [`PERMISSION_IDLE`].
+    pub fn remove_peer(&mut self, peer: SocketAddr) {
+        self.channels.retain(|c| c.peer != peer);
+    }
+
+    /// Marks `peer`'s IP used, adding a permission (due at once) if new.
+    fn touch_permission(&mut self, now: Instant, peer: SocketAddr) {
+        self.clock = self.clock.max(now);
+        if let Some(p) = self.perms.iter_mut().find(|p| p.addr.ip() == peer.ip()) {
+            p.used = p.used.max(now);
+            p.addr = peer;
+            return;
+        }
+        let new = Permission {
+            addr: peer,
+            used: now,
+            refresh_at: now,
+        };
+        if let Err(new) = self.perms.push(new) {
+            if let Some(i) = lru(&self.perms, |p| p.used) {
+                log::debug!(
+                    "turn {}: permission table full, evicting {}",
+                    self.server,
+                    self.perms[i].addr.ip()
+                );
+                self.perms[i] = new;
+            }
+        }
+    }
+
+    /// Marks a packet to or from `peer` on its channel, adding one (bound
+    /// at the next [`advance`](Self::advance)) if new.
+    fn touch_channel(&mut self, now: Instant, peer: SocketAddr) {
+        if let Some(c) = self.channels.iter_mut().find(|c| c.peer == peer) {
+            return c.touch(now);
+        }
+        let number = self.next_channel;
+        self.next_channel = if number >= CHANNEL_MAX {
             CHANNEL_MIN
         } else {
-            channel + 1
+            number + 1
         };
-        let ok = self
-            .peers
-            .push(Peer {
-                addr: peer,
-                channel,
-                bound: false,
-                refresh_at: now,
-            })
-            .is_ok();
-        self.advance(now);
-        ok
-    }
-
-    /// Forgets `peer`; its permission and channel expire on the server.
-    pub fn remove_peer(&mut self, peer: SocketAddr) {
-        self.peers.retain(|p| p.addr != peer);
+        let new = Channel {
+            peer,
+            number,
+            bound: false,
+            used: now,
+            bound_at: None,
+            refresh_at: now,
+        };
+        if let Err(new) = self.channels.push(new) {
+            if let Some(i) = lru(&self.channels, |c| c.used) {
+                self.channels[i] = new;
+            }
+        }
     }
 
     /// Sends a keepalive now, to learn at once whether the allocation
@@ -241,6 +312,7 @@ impl TurnClient {
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.clock = self.clock.max(now);
         self.advance(now);
     }
 
@@ -295,25 +367,67 @@ impl TurnClient {
             }
         }
         if matches!(self.state, State::Allocated { .. }) {
-            for i in 0..self.peers.len() {
-                let Some(p) = self.peers.get(i).copied() else {
-                    break;
-                };
-                if p.refresh_at > now {
+            self.refresh_permissions(now);
+            self.refresh_channels(now);
+        }
+    }
+
+    fn refresh_permissions(&mut self, now: Instant) {
+        let mut i = 0;
+        while let Some(p) = self.perms.get(i).copied() {
+            if p.refresh_at > now {
+                i += 1;
+                continue;
+            }
+            if p.due(now) == Due::Drop {
+                log::debug!(
+                    "turn {}: permission for {} idle, dropped",
+                    self.server,
+                    p.addr.ip()
+                );
+                self.perms.swap_remove(i);
+                continue;
+            }
+            let ok = self.start(now, Kind::Permission { peer: p.addr });
+            if let Some(p) = self.perms.get_mut(i) {
+                p.refresh_at = now + if ok { PERMISSION_REFRESH } else { RTO };
+            }
+            i += 1;
+        }
+    }
+
+    fn refresh_channels(&mut self, now: Instant) {
+        let mut i = 0;
+        while let Some(c) = self.channels.get(i).copied() {
+            if c.refresh_at > now {
+                i += 1;
+                continue;
+            }
+            let next = match c.due(now) {
+                Due::Drop => {
+                    self.channels.swap_remove(i);
                     continue;
                 }
-                let ok = self.start(now, Kind::Permission { peer: p.addr })
-                    && self.start(
-                        now,
-                        Kind::ChannelBind {
-                            peer: p.addr,
-                            channel: p.channel,
-                        },
-                    );
-                if let Some(p) = self.peers.get_mut(i) {
-                    p.refresh_at = now + if ok { PERMISSION_REFRESH } else { RTO };
+                Due::Wait(t) => t,
+                Due::Refresh => {
+                    let kind = Kind::ChannelBind {
+                        peer: c.peer,
+                        channel: c.number,
+                    };
+                    if self.start(now, kind) {
+                        if let Some(c) = self.channels.get_mut(i) {
+                            c.bound_at = Some(now);
+                        }
+                        now + CHANNEL_REFRESH
+                    } else {
+                        now + RTO
+                    }
                 }
+            };
+            if let Some(c) = self.channels.get_mut(i) {
+                c.refresh_at = next;
             }
+            i += 1;
         }
     }
 
@@ -346,8 +460,8 @@ impl TurnClient {
             match r.kind {
                 Kind::Allocate | Kind::Refresh { .. } => self.fail(now),
                 Kind::Keepalive => self.lost(now),
-                Kind::Permission { peer } | Kind::ChannelBind { peer, .. } => {
-                    self.peer_failed(now, peer)
+                Kind::Permission { .. } | Kind::ChannelBind { .. } => {
+                    self.peer_failed(now, r.kind, PEER_RETRY)
                 }
             }
         }
@@ -369,18 +483,33 @@ impl TurnClient {
         self.state = State::Idle { start_at };
         self.mapped = None;
         self.requests = [None; MAX_TXNS];
-        for p in self.peers.iter_mut() {
-            p.bound = false;
+        for p in self.perms.iter_mut() {
             p.refresh_at = now;
         }
+        // A new allocation has no channels: bound again on next use.
+        self.channels.clear();
         self.auth_rounds = 0;
         self.push_event(TurnEvent::Failed);
     }
 
-    fn peer_failed(&mut self, now: Instant, peer: SocketAddr) {
-        if let Some(p) = self.peers.iter_mut().find(|p| p.addr == peer) {
-            p.bound = false;
-            p.refresh_at = now + PEER_RETRY;
+    /// A permission or channel request for `kind` timed out (`retry` =
+    /// [`PEER_RETRY`]) or was refused.
+    fn peer_failed(&mut self, now: Instant, kind: Kind, retry: Duration) {
+        match kind {
+            Kind::Permission { peer } => {
+                if let Some(p) = self.perms.iter_mut().find(|p| p.addr.ip() == peer.ip()) {
+                    p.refresh_at = now + retry;
+                }
+            }
+            Kind::ChannelBind { peer, channel } => {
+                let mut all = self.channels.iter_mut();
+                if let Some(c) = all.find(|c| c.peer == peer && c.number == channel) {
+                    c.bound = false;
+                    c.bound_at = None;
+                    c.refresh_at = now + retry;
+                }
+            }
+            _ => {}
         }
     }
 
@@ -406,16 +535,20 @@ impl TurnClient {
                 ..
             } => Some(refresh_at.min(keepalive_at)),
         };
-        let peers = match self.state {
-            State::Allocated { .. } => self.peers.iter().map(|p| p.refresh_at).min(),
-            _ => None,
+        let (perms, channels) = match self.state {
+            State::Allocated { .. } => (
+                self.perms.iter().map(|p| p.refresh_at).min(),
+                self.channels.iter().map(|c| c.refresh_at).min(),
+            ),
+            _ => (None, None),
         };
         let reqs = self.requests.iter().flatten().map(|r| r.txn.next).min();
-        [state, peers, reqs].into_iter().flatten().min()
+        [state, perms, channels, reqs].into_iter().flatten().min()
     }
 
     /// Writes the next due request into `buf`: (server, length).
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<(SocketAddr, usize)> {
+        self.clock = self.clock.max(now);
         self.advance(now);
         let i = self
             .requests
@@ -466,6 +599,7 @@ impl TurnClient {
         now: Instant,
         datagram: &'d [u8],
     ) -> Result<Option<(SocketAddr, &'d [u8])>, StunDrop> {
+        self.clock = self.clock.max(now);
         let data_ind = message_type(DATA, Class::Indication).to_be_bytes();
         if super::is_channel_data(datagram) || datagram.first_chunk::<2>() == Some(&data_ind) {
             let r = self.unwrap_inner(datagram);
@@ -569,7 +703,10 @@ impl TurnClient {
                     refresh_at: refresh_time(now, lifetime),
                     keepalive_at: now + TURN_KEEPALIVE,
                 };
-                for p in self.peers.iter_mut() {
+                // Everything in the table is permitted once more on the
+                // new allocation, however long allocating took.
+                for p in self.perms.iter_mut() {
+                    p.used = p.used.max(now);
                     p.refresh_at = now;
                 }
                 self.push_event(TurnEvent::Allocated { relayed, mapped });
@@ -601,8 +738,8 @@ impl TurnClient {
                 }
             }
             (Kind::ChannelBind { peer, channel }, _) => {
-                if let Some(p) = self.peers.iter_mut().find(|p| p.addr == peer) {
-                    p.bound = p.channel == channel;
+                if let Some(c) = self.channels.iter_mut().find(|c| c.peer == peer) {
+                    c.bound = c.number == channel;
                 }
             }
             _ => {}
@@ -633,18 +770,22 @@ impl TurnClient {
             Kind::Permission { .. } | Kind::ChannelBind { .. } if code == ERR_STALE_NONCE => {
                 self.start(now, kind);
             }
-            Kind::Permission { peer } | Kind::ChannelBind { peer, .. } => {
-                self.peer_failed(now, peer)
+            Kind::Permission { .. } | Kind::ChannelBind { .. } => {
+                self.peer_failed(now, kind, PEER_REFUSED_RETRY)
             }
         }
     }
 
     /// Frames `payload` for `peer` into `out`: ChannelData when a channel is
-    /// bound, else a Send indication. The datagram goes to
+    /// bound, else a Send indication (and the channel is bound next). Marks
+    /// the peer's permission and channel used. The datagram goes to
     /// [`server`](Self::server). `None` when not allocated or `out` is too
     /// small. Allocates nothing.
     pub fn wrap(&mut self, peer: SocketAddr, payload: &[u8], out: &mut [u8]) -> Option<usize> {
         self.relayed()?;
+        let now = self.clock;
+        self.touch_permission(now, peer);
+        self.touch_channel(now, peer);
         if let Some(ch) = self.channel(peer) {
             return ChannelData::emit(ch, payload, out);
         }
@@ -657,6 +798,8 @@ impl TurnClient {
 
     /// Unframes a datagram from the server: ChannelData on a channel we
     /// assigned, or a Data indication. `None` (counted) otherwise.
+    /// Marks the peer's permission and channel used (at the latest time
+    /// the client was given).
     pub fn unwrap<'d>(&mut self, datagram: &'d [u8]) -> Option<(SocketAddr, &'d [u8])> {
         let r = self.unwrap_inner(datagram);
         if let Err(d) = r {
@@ -665,14 +808,18 @@ impl TurnClient {
         r.ok()
     }
 
-    fn unwrap_inner<'d>(&self, datagram: &'d [u8]) -> Result<(SocketAddr, &'d [u8]), StunDrop> {
+    fn unwrap_inner<'d>(&mut self, datagram: &'d [u8]) -> Result<(SocketAddr, &'d [u8]), StunDrop> {
+        let now = self.clock;
         if let Some(cd) = ChannelData::parse(datagram) {
-            let peer = self
-                .peers
-                .iter()
-                .find(|p| p.channel == cd.channel)
+            let c = self
+                .channels
+                .iter_mut()
+                .find(|c| c.number == cd.channel)
                 .ok_or(StunDrop::BadChannelData)?;
-            return Ok((peer.addr, cd.payload));
+            c.touch(now);
+            let peer = c.peer;
+            self.touch_permission(now, peer);
+            return Ok((peer, cd.payload));
         }
         let msg = Message::parse(datagram)?;
         if msg.method() != DATA || msg.class() != Class::Indication {
@@ -685,6 +832,10 @@ impl TurnClient {
             &id,
         )?;
         let data = msg.attr(ATTR_DATA).ok_or(StunDrop::Malformed)?;
+        self.touch_permission(now, peer);
+        if let Some(c) = self.channels.iter_mut().find(|c| c.peer == peer) {
+            c.touch(now);
+        }
         Ok((peer, data))
     }
 }
