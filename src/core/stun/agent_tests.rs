@@ -93,17 +93,39 @@ fn relays_data_both_ways() {
     let now = Instant::from_secs(1);
     let mut a = gathered(now);
     let peer = addr("198.51.100.9:7000");
-    a.permit(now, &[peer]);
+    // A member's candidates: LAN host (unreachable from a public server),
+    // reflexive, and another port on the same IP: one permission.
+    a.permit(
+        now,
+        &[addr("10.1.0.2:7000"), peer, addr("198.51.100.9:7001")],
+    );
     let mut buf = [0u8; 512];
-    let mut methods = Vec::new();
-    while let Some((to, n)) = a.poll_transmit(now, &mut buf) {
-        assert_eq!(to, addr(TURN));
-        let req = buf[..n].to_vec();
-        methods.push(Message::parse(&req).unwrap().method());
-        serve(&mut a, now, to, &req);
-    }
-    assert_eq!(methods, [CREATE_PERMISSION, CHANNEL_BIND]);
-    // Outgoing over the bound channel.
+    let drain = |a: &mut NatAgent, t: Instant| {
+        let mut buf = [0u8; 512];
+        let mut sent = Vec::new();
+        while let Some((to, n)) = a.poll_transmit(t, &mut buf) {
+            assert_eq!(to, addr(TURN));
+            let req = buf[..n].to_vec();
+            let m = Message::parse(&req).unwrap();
+            let peer = m
+                .attr(ATTR_XOR_PEER_ADDRESS)
+                .map(|v| crate::core::stun::attr::xor_address(v, &m.transaction_id()).unwrap());
+            sent.push((m.method(), peer));
+            serve(a, t, to, &req);
+        }
+        sent
+    };
+    assert_eq!(drain(&mut a, now), [(CREATE_PERMISSION, Some(peer))]);
+    // The first packet to the peer goes as a Send indication and binds a
+    // channel for it.
+    let (to, n) = a.wrap(0, peer, b"hi", &mut buf).unwrap();
+    let m = Message::parse(&buf[..n]).unwrap();
+    assert_eq!(
+        (to, m.method(), m.class()),
+        (addr(TURN), SEND, Class::Indication)
+    );
+    assert_eq!(drain(&mut a, now), [(CHANNEL_BIND, Some(peer))]);
+    // Then over the bound channel.
     let (to, n) = a.wrap(0, peer, b"hi", &mut buf).unwrap();
     assert_eq!(
         (to, &buf[..n]),

@@ -237,7 +237,6 @@ impl TurnClient {
 
     /// Marks `peer`'s IP used, adding a permission (due at once) if new.
     fn touch_permission(&mut self, now: Instant, peer: SocketAddr) {
-        self.clock = self.clock.max(now);
         if let Some(p) = self.perms.iter_mut().find(|p| p.addr.ip() == peer.ip()) {
             p.used = p.used.max(now);
             p.addr = peer;
@@ -312,11 +311,11 @@ impl TurnClient {
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.clock = self.clock.max(now);
         self.advance(now);
     }
 
     fn advance(&mut self, now: Instant) {
+        self.clock = self.clock.max(now);
         self.expire_requests(now);
         match self.state {
             State::Idle { start_at } if start_at <= now => {
@@ -548,7 +547,6 @@ impl TurnClient {
 
     /// Writes the next due request into `buf`: (server, length).
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<(SocketAddr, usize)> {
-        self.clock = self.clock.max(now);
         self.advance(now);
         let i = self
             .requests
@@ -615,6 +613,7 @@ impl TurnClient {
     /// our requests; else the drop reason, already counted. ChannelData and
     /// Data indications go to [`unwrap`](Self::unwrap) instead.
     pub fn handle_datagram(&mut self, now: Instant, datagram: &[u8]) -> Result<(), StunDrop> {
+        self.clock = self.clock.max(now);
         let r = self.accept(now, datagram);
         match r {
             Ok(()) => self.stats.responses_accepted += 1,

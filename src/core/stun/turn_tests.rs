@@ -229,16 +229,14 @@ fn permissions_channels_and_framing() {
     assert_eq!(c.unwrap(&[0x40, 0x07, 0, 1, 0]), None);
     assert_eq!(c.stats().drops_for(StunDrop::BadChannelData), 1);
 
-    // Permissions are refreshed every 240 s.
-    let later = now + PERMISSION_REFRESH;
-    assert!(c.poll_timeout().unwrap() <= later);
-    c.handle_timeout(later);
-    let mut methods = Vec::new();
-    let mut buf = [0u8; 512];
-    while let Some((_, n)) = c.poll_transmit(later, &mut buf) {
-        methods.push(Message::parse(&buf[..n]).unwrap().method());
-    }
-    assert!(methods.contains(&CREATE_PERMISSION) && methods.contains(&CHANNEL_BIND));
+    // The permission is refreshed every 240 s; the channel, used only at
+    // the instant it was bound, is not (see entries_in_use_are_refreshed).
+    let log = run(&mut c, &s, now, now + PERMISSION_REFRESH);
+    assert_eq!(
+        requests(&log, CREATE_PERMISSION),
+        [(now + PERMISSION_REFRESH, peer)]
+    );
+    assert_eq!(requests(&log, CHANNEL_BIND), []);
 }
 
 #[test]
@@ -408,4 +406,220 @@ fn silent_keepalive_means_lost_allocation() {
     assert_eq!(t - (now + TURN_KEEPALIVE), Duration::from_millis(7500));
     // Allocating again right away.
     assert_eq!(sent, [ALLOCATE]);
+}
+
+/// Requests the client sent: (time, method, XOR-PEER-ADDRESS).
+type Log = Vec<(Instant, u16, Option<SocketAddr>)>;
+
+/// Runs the client from `from` to `until` (inclusive) against a server that
+/// answers every request: keepalives with the unchanged mapping, the rest
+/// with success.
+fn run(c: &mut TurnClient, s: &Server, from: Instant, until: Instant) -> Log {
+    let mut log = Log::new();
+    let mut t = from;
+    let mut buf = [0u8; 512];
+    loop {
+        c.handle_timeout(t);
+        while let Some((_, n)) = c.poll_transmit(t, &mut buf) {
+            let req = buf[..n].to_vec();
+            let m = Message::parse(&req).unwrap();
+            let id = m.transaction_id();
+            let peer = m
+                .attr(ATTR_XOR_PEER_ADDRESS)
+                .map(|a| attr::xor_address(a, &id).unwrap());
+            log.push((t, m.method(), peer));
+            if m.method() == BINDING {
+                let mut out = [0u8; 64];
+                let rn = crate::core::stun::binding::write_response(&mut out, &id, addr(MAPPED))
+                    .unwrap();
+                c.handle_datagram(t, &out[..rn]).unwrap();
+            } else {
+                c.handle_datagram(t, &s.accept(&req, 600)).unwrap();
+            }
+        }
+        match c.poll_timeout() {
+            Some(next) if next <= until => t = next.max(t),
+            _ => return log,
+        }
+    }
+}
+
+/// (time, peer address) of the logged requests of `method`.
+fn requests(log: &Log, method: u16) -> Vec<(Instant, SocketAddr)> {
+    log.iter()
+        .filter(|r| r.1 == method)
+        .map(|r| (r.0, r.2.unwrap()))
+        .collect()
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+#[test]
+fn forty_members_three_addresses_each_one_permission_per_ip() {
+    let now = Instant::from_secs(1);
+    let (mut c, s) = allocated(now);
+    let mut expected = Vec::new();
+    for i in 1..=40u8 {
+        // Host (LAN: useless at a public server), reflexive, and the
+        // port another observer saw: one public IP.
+        assert!(!c.permit(now, addr(&format!("10.0.{i}.2:5800"))));
+        assert!(c.permit(now, addr(&format!("198.51.100.{i}:41000"))));
+        assert!(c.permit(now, addr(&format!("198.51.100.{i}:52000"))));
+        expected.push(ip(&format!("198.51.100.{i}")));
+    }
+    let log = run(&mut c, &s, now, now + Duration::from_secs(5));
+    let mut sent: Vec<IpAddr> = requests(&log, CREATE_PERMISSION)
+        .iter()
+        .map(|(_, a)| a.ip())
+        .collect();
+    assert_eq!(sent.len(), 40);
+    sent.sort();
+    assert_eq!(sent, expected);
+    assert_eq!(requests(&log, CHANNEL_BIND), []);
+    assert_eq!(c.permitted().count(), 40);
+}
+
+#[test]
+fn full_table_evicts_the_least_recently_used() {
+    let t0 = Instant::from_secs(1);
+    let (mut c, s) = allocated(t0);
+    let member = |i: usize| addr(&format!("198.51.{}.{}:41000", i / 200, i % 200 + 1));
+    let mut log = Log::new();
+    for i in 0..MAX_PERMISSIONS {
+        let t = t0 + Duration::from_secs(i as u64);
+        assert!(c.permit(t, member(i)));
+        log.extend(run(&mut c, &s, t, t));
+    }
+    // Member 0 is announced again; member 1 is now the least recently used.
+    let t1 = t0 + Duration::from_secs(150);
+    assert!(c.permit(t1, member(0)));
+    let late = addr("203.0.113.99:41000");
+    assert!(c.permit(t1, late));
+    log.extend(run(&mut c, &s, t1, t1 + Duration::from_secs(5)));
+    let sent = requests(&log, CREATE_PERMISSION);
+    assert_eq!(sent.len(), MAX_PERMISSIONS + 1);
+    assert_eq!(sent.last(), Some(&(t1, late)));
+    let table: Vec<IpAddr> = c.permitted().collect();
+    assert_eq!(table.len(), MAX_PERMISSIONS);
+    assert!(table.contains(&late.ip()) && table.contains(&member(0).ip()));
+    assert!(!table.contains(&member(1).ip()));
+    assert!(table.contains(&member(2).ip()));
+}
+
+#[test]
+fn channel_bound_on_first_send() {
+    let now = Instant::from_secs(1);
+    let (mut c, s) = allocated(now);
+    let peer = addr("198.51.100.20:5800");
+    let other_port = addr("198.51.100.20:5900");
+    assert!(c.permit(now, peer));
+    let log = run(&mut c, &s, now, now);
+    assert_eq!(requests(&log, CREATE_PERMISSION), [(now, peer)]);
+    assert_eq!(requests(&log, CHANNEL_BIND), []);
+    // First packet: a Send indication; the channel is bound next.
+    let mut out = [0u8; 128];
+    let n = c.wrap(peer, b"ping", &mut out).unwrap();
+    let si = Message::parse(&out[..n]).unwrap();
+    assert_eq!((si.method(), si.class()), (SEND, Class::Indication));
+    let n = c.wrap(other_port, b"ping", &mut out).unwrap();
+    assert_eq!(Message::parse(&out[..n]).unwrap().method(), SEND);
+    let t = now + Duration::from_millis(10);
+    let log = run(&mut c, &s, t, t);
+    assert_eq!(
+        requests(&log, CHANNEL_BIND),
+        [(t, peer), (t, other_port)],
+        "one channel per address"
+    );
+    assert_eq!(
+        requests(&log, CREATE_PERMISSION),
+        [],
+        "one permission per IP"
+    );
+    assert_eq!(
+        (c.channel(peer), c.channel(other_port)),
+        (Some(0x4000), Some(0x4001))
+    );
+    let n = c.wrap(peer, b"ping", &mut out).unwrap();
+    assert_eq!(&out[..n], &[0x40, 0x00, 0x00, 0x04, b'p', b'i', b'n', b'g']);
+    // Forgotten: gone locally, the next send starts over.
+    c.remove_peer(other_port);
+    assert_eq!(c.channel(other_port), None);
+    assert_eq!(c.unwrap(&[0x40, 0x01, 0, 1, 7]), None);
+}
+
+#[test]
+fn idle_entries_stop_refreshing() {
+    let t0 = Instant::from_secs(1);
+    let (mut c, s) = allocated(t0);
+    let peer = addr("198.51.100.20:5800");
+    assert!(c.permit(t0, peer));
+    let mut out = [0u8; 128];
+    c.wrap(peer, b"ping", &mut out).unwrap();
+    let log = run(&mut c, &s, t0, t0 + Duration::from_secs(1500));
+    let secs = |v: Vec<(Instant, SocketAddr)>| -> Vec<u64> {
+        v.iter().map(|(t, _)| (*t - t0).as_secs()).collect()
+    };
+    // Unused after t0: refreshed while younger than PERMISSION_IDLE.
+    assert_eq!(secs(requests(&log, CREATE_PERMISSION)), [0, 240, 480]);
+    assert_eq!(secs(requests(&log, CHANNEL_BIND)), [0]);
+    assert_eq!(c.permitted().count(), 0);
+    assert_eq!(c.channel(peer), None);
+    // Only keepalives remain.
+    assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_secs(1510)));
+}
+
+#[test]
+fn entries_in_use_are_refreshed() {
+    let t0 = Instant::from_secs(1);
+    let (mut c, s) = allocated(t0);
+    let peer = addr("198.51.100.20:5800");
+    assert!(c.permit(t0, peer));
+    let mut out = [0u8; 128];
+    c.wrap(peer, b"ping", &mut out).unwrap();
+    let t1 = t0 + Duration::from_secs(300);
+    let mut log = run(&mut c, &s, t0, t1);
+    // The peer answers on the channel at 300 s.
+    let data = [0x40, 0x00, 0x00, 0x02, b'h', b'i'];
+    assert_eq!(c.handle_input(t1, &data), Ok(Some((peer, &b"hi"[..]))));
+    log.extend(run(&mut c, &s, t1, t0 + Duration::from_secs(1500)));
+    let secs = |v: Vec<(Instant, SocketAddr)>| -> Vec<u64> {
+        v.iter().map(|(t, _)| (*t - t0).as_secs()).collect()
+    };
+    assert_eq!(secs(requests(&log, CREATE_PERMISSION)), [0, 240, 480, 720]);
+    // Bound at 0, used at 300: bound again at 480; idle since, it stays
+    // (still decodes) until the server's binding ends at 1080.
+    assert_eq!(secs(requests(&log, CHANNEL_BIND)), [0, 480]);
+    assert_eq!(c.channel(peer), None);
+}
+
+#[test]
+fn new_allocation_rebinds_on_use_and_permits_again() {
+    let now = Instant::from_secs(1);
+    let (mut c, s) = allocated(now);
+    let peer = addr("198.51.100.20:5800");
+    assert!(c.add_peer(now, peer));
+    let log = run(&mut c, &s, now, now);
+    assert_eq!(requests(&log, CHANNEL_BIND), [(now, peer)]);
+    assert_eq!(c.channel(peer), Some(0x4000));
+    // A NAT rebinding orphans the allocation: channels go with it, the
+    // permission is asked for again on the new one.
+    let mut buf = [0u8; 512];
+    let t = now + TURN_KEEPALIVE;
+    let (_, n) = c.poll_transmit(t, &mut buf).unwrap();
+    let m = Message::parse(&buf[..n]).unwrap();
+    let mut out = [0u8; 64];
+    let rn = crate::core::stun::binding::write_response(
+        &mut out,
+        &m.transaction_id(),
+        addr("203.0.113.7:41001"),
+    )
+    .unwrap();
+    c.handle_datagram(t, &out[..rn]).unwrap();
+    assert_eq!(c.poll_event(), Some(TurnEvent::Failed));
+    assert_eq!(c.channel(peer), None);
+    let log = run(&mut c, &s, t, t);
+    let methods: Vec<u16> = log.iter().map(|r| r.1).collect();
+    assert_eq!(methods, [ALLOCATE, CREATE_PERMISSION]);
 }
