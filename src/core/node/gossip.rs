@@ -186,7 +186,8 @@ impl Node {
         });
         p.merge_candidates(&info.candidates);
         // Our TURN servers must let this member's addresses reach our
-        // relayed addresses (permissions are per IP; re-permitting is a no-op).
+        // relayed addresses (one permission per reachable IP; permitting
+        // again on every announcement keeps it from lapsing).
         let addrs: heapless::Vec<SocketAddr, { payload::MAX_GOSSIP_CANDIDATES }> =
             p.candidates.iter().map(|c| c.addr).collect();
         self.nat.permit(now, &addrs);

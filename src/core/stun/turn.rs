@@ -9,7 +9,7 @@
 //! * 437 (allocation mismatch: a previous run's allocation on this 5-tuple)
 //!   deletes it with Refresh(LIFETIME 0), then allocates again.
 //! * Refresh [`ALLOCATION_REFRESH_MARGIN`] before the granted lifetime ends.
-//! * Peers (see [`turn_peers`](self::peers)): a CreatePermission per peer
+//! * Peers (tables in `turn_peers.rs`): a CreatePermission per peer
 //!   IP, repeated every [`PERMISSION_REFRESH`] (permissions expire after
 //!   300 s) while the IP is in use; a ChannelBind per peer address we send
 //!   to, on the first [`wrap`](TurnClient::wrap) (that packet goes as a
@@ -215,17 +215,14 @@ impl TurnClient {
         true
     }
 
-    /// [`permit`](Self::permit) and bind a channel to `peer` right away
-    /// (for a peer we will send to; [`wrap`](Self::wrap) otherwise binds
-    /// on first use).
-    pub fn add_peer(&mut self, now: Instant, peer: SocketAddr) -> bool {
-        if !can_permit(self.server.ip(), peer.ip()) {
-            return false;
-        }
+    /// Permits `peer`'s IP and binds a channel to `peer` right away, with
+    /// no address-class check: for a peer the caller knows it will send to
+    /// (the `check --online` probe; [`wrap`](Self::wrap) otherwise binds on
+    /// first use).
+    pub fn add_peer(&mut self, now: Instant, peer: SocketAddr) {
         self.touch_permission(now, peer);
         self.touch_channel(now, peer);
         self.advance(now);
-        true
     }
 
     /// Forgets `peer`'s channel (the node forgot the address); the server
@@ -248,13 +245,14 @@ impl TurnClient {
             refresh_at: now,
         };
         if let Err(new) = self.perms.push(new) {
-            if let Some(i) = lru(&self.perms, |p| p.used) {
+            let i = lru(&self.perms, |p| p.used);
+            if let Some(old) = i.and_then(|i| self.perms.get_mut(i)) {
                 log::debug!(
-                    "turn {}: permission table full, evicting {}",
+                    "turn {}: evicting permission {}",
                     self.server,
-                    self.perms[i].addr.ip()
+                    old.addr.ip()
                 );
-                self.perms[i] = new;
+                *old = new;
             }
         }
     }
@@ -280,8 +278,9 @@ impl TurnClient {
             refresh_at: now,
         };
         if let Err(new) = self.channels.push(new) {
-            if let Some(i) = lru(&self.channels, |c| c.used) {
-                self.channels[i] = new;
+            let i = lru(&self.channels, |c| c.used);
+            if let Some(old) = i.and_then(|i| self.channels.get_mut(i)) {
+                *old = new;
             }
         }
     }

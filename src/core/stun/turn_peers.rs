@@ -69,10 +69,12 @@ impl Permission {
 impl Channel {
     /// Bound again only if a packet used it since the last ChannelBind; an
     /// idle one stays (its number still decodes the server's ChannelData)
-    /// until the server's binding expired.
+    /// until the server's binding expired. One never bound (new, or its
+    /// ChannelBind failed) is tried while used within a channel lifetime.
     pub fn due(&self, now: Instant) -> Due {
         match self.bound_at {
-            None => Due::Refresh,
+            None if now.saturating_since(self.used) < CHANNEL_LIFETIME => Due::Refresh,
+            None => Due::Drop,
             Some(b) if self.used > b => Due::Refresh,
             Some(b) if now >= b + CHANNEL_LIFETIME => Due::Drop,
             Some(b) => Due::Wait(b + CHANNEL_LIFETIME),
@@ -217,6 +219,8 @@ mod tests {
             refresh_at: t0,
         };
         assert_eq!(c.due(t0), Due::Refresh);
+        // Never bound (its ChannelBind failed) and unused for a lifetime.
+        assert_eq!(c.due(t0 + CHANNEL_LIFETIME), Due::Drop);
         c.bound_at = Some(t0);
         c.refresh_at = t0 + CHANNEL_REFRESH;
         let t1 = t0 + CHANNEL_REFRESH;

@@ -170,7 +170,7 @@ fn permissions_channels_and_framing() {
     let now = Instant::from_secs(1);
     let (mut c, s) = allocated(now);
     let peer = addr("198.51.100.20:5800");
-    assert!(c.add_peer(now, peer));
+    c.add_peer(now, peer);
     let perm = send(&mut c, now);
     let bind = send(&mut c, now);
     let pm = Message::parse(&perm).unwrap();
@@ -599,7 +599,7 @@ fn new_allocation_rebinds_on_use_and_permits_again() {
     let now = Instant::from_secs(1);
     let (mut c, s) = allocated(now);
     let peer = addr("198.51.100.20:5800");
-    assert!(c.add_peer(now, peer));
+    c.add_peer(now, peer);
     let log = run(&mut c, &s, now, now);
     assert_eq!(requests(&log, CHANNEL_BIND), [(now, peer)]);
     assert_eq!(c.channel(peer), Some(0x4000));
