@@ -21,6 +21,7 @@ usage:
   ipop pubkey             read a private key on stdin, print its public key
   ipop demo               three nodes in network namespaces, no server (root)
   ipop sim-bench [--nodes N] [--seed S]
+                          (demo and sim-bench: not in router builds)
   ipop --help | --version
 
 options:
