@@ -165,3 +165,48 @@ fn regather_asks_every_server_now() {
     );
     assert_eq!(a.stats().drops_for(StunDrop::BadChannelData), 1);
 }
+
+/// The node permits all 8 candidates of every member it learns: 40 members
+/// behind their own public IPs, each also showing a relayed address on our
+/// TURN server, cost 41 permissions and no channel.
+#[test]
+fn forty_members_with_eight_candidates_each() {
+    let now = Instant::from_secs(1);
+    let mut a = gathered(now);
+    let mut ips = Vec::new();
+    for i in 1..=40u8 {
+        let mut cands = vec![
+            addr(&format!("192.168.{i}.2:5800")),
+            addr(&format!("[fd00::{i}]:5800")),
+            addr(&format!("192.0.2.3:{}", 50000 + u16::from(i))),
+        ];
+        for port in 0..5u16 {
+            cands.push(addr(&format!("198.51.100.{i}:{}", 40000 + port)));
+        }
+        a.permit(now, &cands);
+        ips.push(
+            format!("198.51.100.{i}")
+                .parse::<std::net::IpAddr>()
+                .unwrap(),
+        );
+    }
+    ips.push("192.0.2.3".parse().unwrap());
+    let mut buf = [0u8; 512];
+    let mut permitted = Vec::new();
+    let mut t = now;
+    while t < now + core::time::Duration::from_secs(5) {
+        while let Some((to, n)) = a.poll_transmit(t, &mut buf) {
+            let req = buf[..n].to_vec();
+            let m = Message::parse(&req).unwrap();
+            assert_eq!(m.method(), CREATE_PERMISSION);
+            let peer = m.attr(ATTR_XOR_PEER_ADDRESS).unwrap();
+            let peer = crate::core::stun::attr::xor_address(peer, &m.transaction_id()).unwrap();
+            permitted.push(peer.ip());
+            serve(&mut a, t, to, &req);
+        }
+        t += core::time::Duration::from_millis(500);
+    }
+    permitted.sort();
+    ips.sort();
+    assert_eq!(permitted, ips);
+}
