@@ -171,11 +171,11 @@ impl GossipIter<'_> {
         let mut candidates = heapless::Vec::new();
         let mut i = 57;
         for _ in 0..n {
-            let kind = match b.get(i).ok_or(())? {
-                &KIND_HOST => CandidateKind::Host,
-                &KIND_SRFLX => CandidateKind::ServerReflexive,
-                &KIND_PRFLX => CandidateKind::PeerReflexive,
-                &KIND_RELAY => CandidateKind::Relay,
+            let kind = match *b.get(i).ok_or(())? {
+                KIND_HOST => CandidateKind::Host,
+                KIND_SRFLX => CandidateKind::ServerReflexive,
+                KIND_PRFLX => CandidateKind::PeerReflexive,
+                KIND_RELAY => CandidateKind::Relay,
                 _ => return Err(()),
             };
             let (ip, len): (IpAddr, usize) = match b.get(i + 1).ok_or(())? {

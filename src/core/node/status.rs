@@ -253,17 +253,8 @@ impl NodeStatus {
         }
         let _ = writeln!(
             o,
-            "\n{:<15} {:<8} {:<7} {:<14} {:<22} {:>5} {:>10} {:>10} {:>8} {}",
-            "peer",
-            "uid",
-            "source",
-            "path",
-            "endpoint",
-            "hs_s",
-            "rx_bytes",
-            "tx_bytes",
-            "fwd_pkts",
-            "roles"
+            "\n{:<15} {:<8} {:<7} {:<14} {:<22} {:>5} {:>10} {:>10} {:>8} roles",
+            "peer", "uid", "source", "path", "endpoint", "hs_s", "rx_bytes", "tx_bytes", "fwd_pkts",
         );
         for p in &self.peers {
             let _ = writeln!(

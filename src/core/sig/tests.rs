@@ -12,6 +12,8 @@ const P256_KEY: &[u8] = include_bytes!("testdata/p256.pub");
 const P384_KEY: &[u8] = include_bytes!("testdata/p384.pub");
 
 type Check = fn(&[u8], Digest, &[u8], &[u8]) -> bool;
+/// (name, check, public key, digest, signature of MSG)
+type Case = (&'static str, Check, &'static [u8], Digest, &'static [u8]);
 
 fn p256(k: &[u8], d: Digest, m: &[u8], s: &[u8]) -> bool {
     ecdsa::verify(&P256, k, d, m, s)
@@ -21,7 +23,7 @@ fn p384(k: &[u8], d: Digest, m: &[u8], s: &[u8]) -> bool {
     ecdsa::verify(&P384, k, d, m, s)
 }
 
-fn cases() -> Vec<(&'static str, Check, &'static [u8], Digest, &'static [u8])> {
+fn cases() -> Vec<Case> {
     vec![
         (
             "rsa2048 pkcs1 sha256",

@@ -273,7 +273,7 @@ impl Client {
             let n = parser.push(data);
             data = &data[n..];
             let flow = loop {
-                let (item, used) = match parser.next() {
+                let (item, used) = match parser.next_item() {
                     Ok(Some(x)) => x,
                     Ok(None) => break Flow::Continue,
                     Err(e) => {

@@ -470,7 +470,7 @@ impl StreamParser {
 
     /// The next complete item and how many bytes to `consume` after
     /// handling it; None until more input arrives.
-    pub fn next(&mut self) -> Result<Option<(Item<'_>, usize)>, XmlError> {
+    pub fn next_item(&mut self) -> Result<Option<(Item<'_>, usize)>, XmlError> {
         let b = &self.buf[..self.len];
         let mut pos = 0;
         loop {

@@ -120,8 +120,7 @@ impl Conn {
     ) -> io::Result<()> {
         let name = ServerName::try_from(server_name.to_owned())
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let tls = ClientConnection::new(cfg, name)
-            .map_err(|e| io::Error::new(io::ErrorKind::Other, e))?;
+        let tls = ClientConnection::new(cfg, name).map_err(io::Error::other)?;
         self.tls = Some(Box::new(tls));
         timeout(HANDSHAKE_TIMEOUT, self.handshake()).await
     }
