@@ -36,7 +36,7 @@ use super::writer::MessageWriter;
 use crate::core::rng::Rng;
 use crate::core::time::Instant;
 use core::time::Duration;
-use peers::{lru, Channel, Due, Permission};
+use peers::{insert_lru, Channel, Due, Permission};
 use std::net::{IpAddr, SocketAddr};
 
 #[path = "turn_peers.rs"]
@@ -244,16 +244,8 @@ impl TurnClient {
             used: now,
             refresh_at: now,
         };
-        if let Err(new) = self.perms.push(new) {
-            let i = lru(&self.perms, |p| p.used);
-            if let Some(old) = i.and_then(|i| self.perms.get_mut(i)) {
-                log::debug!(
-                    "turn {}: evicting permission {}",
-                    self.server,
-                    old.addr.ip()
-                );
-                *old = new;
-            }
+        if let Some(old) = insert_lru(&mut self.perms, new, |p| p.used) {
+            log::debug!("turn {}: evicted permission {}", self.server, old.addr.ip());
         }
     }
 
@@ -277,12 +269,7 @@ impl TurnClient {
             bound_at: None,
             refresh_at: now,
         };
-        if let Err(new) = self.channels.push(new) {
-            let i = lru(&self.channels, |c| c.used);
-            if let Some(old) = i.and_then(|i| self.channels.get_mut(i)) {
-                *old = new;
-            }
-        }
+        insert_lru(&mut self.channels, new, |c| c.used);
     }
 
     /// Sends a keepalive now, to learn at once whether the allocation

@@ -91,13 +91,16 @@ impl Channel {
     }
 }
 
-/// Index of the entry to replace in a full table: the least recently used.
-pub(super) fn lru<T>(entries: &[T], used: impl Fn(&T) -> Instant) -> Option<usize> {
-    entries
-        .iter()
-        .enumerate()
-        .min_by_key(|(_, e)| used(e))
-        .map(|(i, _)| i)
+/// Adds `new` to `table`; a full table gives up its least recently used
+/// entry for it, which is returned.
+pub(super) fn insert_lru<T, const N: usize>(
+    table: &mut heapless::Vec<T, N>,
+    new: T,
+    used: impl Fn(&T) -> Instant,
+) -> Option<T> {
+    let new = table.push(new).err()?;
+    let oldest = table.iter_mut().min_by_key(|e| used(e))?;
+    Some(core::mem::replace(oldest, new))
 }
 
 /// Where an address lives, for deciding what a TURN server can reach.
