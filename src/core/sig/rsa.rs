@@ -11,8 +11,13 @@ const MAX_BITS: usize = 8192;
 
 /// `sig^e mod n` as k bytes, for a DER `RSAPublicKey`; `None` for a key out
 /// of bounds or a signature that is not a number below n of exactly k bytes.
-fn recover(public_key: &[u8], sig: &[u8]) -> Option<(Vec<u8>, usize)> {
+pub(super) fn recover(public_key: &[u8], sig: &[u8]) -> Option<(Vec<u8>, usize)> {
     let (n, e) = der::integer_pair(public_key)?;
+    // Bounds first: setting up a modulus costs time quadratic in its size,
+    // and a certificate in a chain being checked may be anyone's.
+    if !(MIN_BITS / 8..=MAX_BITS / 8).contains(&n.len()) {
+        return None;
+    }
     let modulus = Modulus::new(n)?;
     let bits = modulus.bits();
     let e_ok = e.len() <= 5 && e.last()? & 1 == 1 && (e.len() > 1 || e[0] >= 3);

@@ -186,9 +186,43 @@ fn hex_order_p256() -> Vec<u8> {
     .to_be()
 }
 
+/// DER `RSAPublicKey` for a modulus of `bytes` bytes (all 0xff: odd) and e = 65537.
+fn rsa_key_of(bytes: usize) -> Vec<u8> {
+    let len = |l: usize| -> Vec<u8> {
+        match l {
+            0..=0x7f => vec![l as u8],
+            0x80..=0xff => vec![0x81, l as u8],
+            _ => vec![0x82, (l >> 8) as u8, l as u8],
+        }
+    };
+    let mut n = vec![0x02];
+    n.extend(len(bytes + 1));
+    n.push(0);
+    n.extend(vec![0xff; bytes]);
+    n.extend([0x02, 0x03, 0x01, 0x00, 0x01]);
+    let mut out = vec![0x30];
+    out.extend(len(n.len()));
+    out.extend(n);
+    out
+}
+
 #[test]
 fn rsa_keys_out_of_bounds_are_refused() {
-    // A 1024-bit key signs fine but is below the 2048-bit floor.
+    use super::rsa::recover;
+    // Too big (8200 bits) and too small (2040 bits): refused before any
+    // arithmetic, though the signature length matches the modulus.
+    for bytes in [1025, 255] {
+        assert_eq!(
+            recover(&rsa_key_of(bytes), &vec![1u8; bytes]),
+            None,
+            "{bytes}"
+        );
+    }
+    // At 2048 bits the same encoding gets through: 1^e mod n = 1.
+    let mut one = vec![0u8; 256];
+    one[255] = 1;
+    assert_eq!(recover(&rsa_key_of(256), &one), Some((one.clone(), 2048)));
+    // A 1024-bit key from OpenSSL signs fine but is below the floor.
     let small = include_bytes!("testdata/rsa1024.pub");
     let sig = include_bytes!("testdata/rsa1024-pkcs1-sha256.sig");
     assert!(!verify_pkcs1(small, Sha256, MSG, sig));
