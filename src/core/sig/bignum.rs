@@ -117,11 +117,6 @@ impl Modulus {
         32 * self.m.len() - top.leading_zeros() as usize
     }
 
-    /// The modulus, big-endian, without leading zeros.
-    pub fn to_be(&self) -> Vec<u8> {
-        to_be(&self.m, self.bits().div_ceil(8))
-    }
-
     /// Whether `a` (of this modulus's limb count) is below the modulus.
     pub fn contains(&self, a: &[u32]) -> bool {
         cmp(a, &self.m) == Ordering::Less

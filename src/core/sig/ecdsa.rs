@@ -8,7 +8,7 @@ use super::{der, Digest};
 /// Curve parameters, big-endian hex.
 pub struct Curve {
     p: &'static str,
-    n: &'static str,
+    pub(super) n: &'static str,
     b: &'static str,
     gx: &'static str,
     gy: &'static str,
@@ -35,7 +35,7 @@ pub static P384: Curve = Curve {
          0a60b1ce1d7e819d7a431d7c90ea0e5f",
 };
 
-fn hex(s: &str) -> Vec<u8> {
+pub(super) fn hex(s: &str) -> Vec<u8> {
     let digit = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
     s.as_bytes()
         .chunks(2)

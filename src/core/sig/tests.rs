@@ -153,7 +153,7 @@ fn ecdsa_sig(r: &[u8], s: &[u8]) -> Vec<u8> {
 
 #[test]
 fn ecdsa_rejects_out_of_range_scalars_and_off_curve_keys() {
-    let order = hex_order_p256();
+    let order = ecdsa::hex(P256.n);
     let one = [1u8];
     for (r, s) in [
         (&[0u8][..], &one[..]),
@@ -174,16 +174,6 @@ fn ecdsa_rejects_out_of_range_scalars_and_off_curve_keys() {
     assert!(!p256(&compressed, Sha256, MSG, sig));
     // A P-256 key is not a P-384 key.
     assert!(!p384(P256_KEY, Sha256, MSG, sig));
-}
-
-fn hex_order_p256() -> Vec<u8> {
-    super::bignum::Modulus::new(&[
-        0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-        0xff, 0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63,
-        0x25, 0x51,
-    ])
-    .unwrap()
-    .to_be()
 }
 
 /// DER `RSAPublicKey` for a modulus of `bytes` bytes (all 0xff: odd) and e = 65537.

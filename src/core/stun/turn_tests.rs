@@ -549,21 +549,33 @@ fn channel_bound_on_first_send() {
     assert_eq!(c.unwrap(&[0x40, 0x01, 0, 1, 7]), None);
 }
 
-#[test]
-fn idle_entries_stop_refreshing() {
-    let t0 = Instant::from_secs(1);
+/// An allocated client at `t0` that permitted one peer and sent it one
+/// packet (so a channel is due).
+fn one_peer_sent_to(t0: Instant) -> (TurnClient, Server, SocketAddr) {
     let (mut c, s) = allocated(t0);
     let peer = addr("198.51.100.20:5800");
     assert!(c.permit(t0, peer));
     let mut out = [0u8; 128];
     c.wrap(peer, b"ping", &mut out).unwrap();
+    (c, s, peer)
+}
+
+/// Seconds after `t0` at which `method` requests went out.
+fn request_secs(log: &Log, method: u16, t0: Instant) -> Vec<u64> {
+    requests(log, method)
+        .iter()
+        .map(|(t, _)| (*t - t0).as_secs())
+        .collect()
+}
+
+#[test]
+fn idle_entries_stop_refreshing() {
+    let t0 = Instant::from_secs(1);
+    let (mut c, s, peer) = one_peer_sent_to(t0);
     let log = run(&mut c, &s, t0, t0 + Duration::from_secs(1500));
-    let secs = |v: Vec<(Instant, SocketAddr)>| -> Vec<u64> {
-        v.iter().map(|(t, _)| (*t - t0).as_secs()).collect()
-    };
     // Unused after t0: refreshed while younger than PERMISSION_IDLE.
-    assert_eq!(secs(requests(&log, CREATE_PERMISSION)), [0, 240, 480]);
-    assert_eq!(secs(requests(&log, CHANNEL_BIND)), [0]);
+    assert_eq!(request_secs(&log, CREATE_PERMISSION, t0), [0, 240, 480]);
+    assert_eq!(request_secs(&log, CHANNEL_BIND, t0), [0]);
     assert_eq!(c.permitted().count(), 0);
     assert_eq!(c.channel(peer), None);
     // Only keepalives remain.
@@ -573,24 +585,20 @@ fn idle_entries_stop_refreshing() {
 #[test]
 fn entries_in_use_are_refreshed() {
     let t0 = Instant::from_secs(1);
-    let (mut c, s) = allocated(t0);
-    let peer = addr("198.51.100.20:5800");
-    assert!(c.permit(t0, peer));
-    let mut out = [0u8; 128];
-    c.wrap(peer, b"ping", &mut out).unwrap();
+    let (mut c, s, peer) = one_peer_sent_to(t0);
     let t1 = t0 + Duration::from_secs(300);
     let mut log = run(&mut c, &s, t0, t1);
     // The peer answers on the channel at 300 s.
     let data = [0x40, 0x00, 0x00, 0x02, b'h', b'i'];
     assert_eq!(c.handle_input(t1, &data), Ok(Some((peer, &b"hi"[..]))));
     log.extend(run(&mut c, &s, t1, t0 + Duration::from_secs(1500)));
-    let secs = |v: Vec<(Instant, SocketAddr)>| -> Vec<u64> {
-        v.iter().map(|(t, _)| (*t - t0).as_secs()).collect()
-    };
-    assert_eq!(secs(requests(&log, CREATE_PERMISSION)), [0, 240, 480, 720]);
+    assert_eq!(
+        request_secs(&log, CREATE_PERMISSION, t0),
+        [0, 240, 480, 720]
+    );
     // Bound at 0, used at 300: bound again at 480; idle since, it stays
     // (still decodes) until the server's binding ends at 1080.
-    assert_eq!(secs(requests(&log, CHANNEL_BIND)), [0, 480]);
+    assert_eq!(request_secs(&log, CHANNEL_BIND, t0), [0, 480]);
     assert_eq!(c.channel(peer), None);
 }
 
