@@ -161,6 +161,7 @@ pub fn run(cfg: OverlayConfig, tap_override: Option<&str>, limits: Limits) -> Re
     let udp = UdpSocket::bind(any)
         .map_err(|e| CliError::Runtime(format!("cannot bind UDP port {}: {e}", cfg.listen_port)))?;
     grow_socket_buffers(&udp);
+    set_dont_fragment(&udp);
     let local_port = udp
         .local_addr()
         .map(|a| a.port())
@@ -189,6 +190,7 @@ pub fn run(cfg: OverlayConfig, tap_override: Option<&str>, limits: Limits) -> Re
         topology: crate::core::topology::TopologyConfig::from(&cfg),
         stun: resolve_stun(&cfg),
         turn: resolve_turn(&cfg),
+        mss_clamp: cfg.mss_clamp,
     };
     let mut node = Node::new(node_cfg, Rng::from_seed(seed), clock.now());
     node.set_tap_mac(tap.mac());
@@ -266,6 +268,32 @@ fn grow_socket_buffers(udp: &UdpSocket) {
                 io::Error::last_os_error()
             );
         }
+    }
+}
+
+/// Every datagram leaves with DF set and the kernel's path MTU cache
+/// ignored (IP_PMTUDISC_PROBE): the node probes each link's path MTU itself
+/// and never sends a datagram bigger than that, so nothing is fragmented
+/// on the underlay; one that does not fit the device fails with EMSGSIZE
+/// (counted as a send error) instead of leaving in fragments.
+fn set_dont_fragment(udp: &UdpSocket) {
+    use std::os::fd::AsRawFd;
+    let probe: libc::c_int = libc::IP_PMTUDISC_PROBE;
+    // SAFETY: a valid socket and a c_int option of the right size.
+    let ok = unsafe {
+        libc::setsockopt(
+            udp.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_MTU_DISCOVER,
+            (&probe as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        ) == 0
+    };
+    if !ok {
+        log::warn!(
+            "cannot set DF on the UDP socket: {}; the kernel may fragment on the underlay",
+            io::Error::last_os_error()
+        );
     }
 }
 

@@ -34,6 +34,7 @@ pub fn cfg(i: u8, peer: Option<u8>) -> NodeConfig {
         topology: Default::default(),
         stun: Vec::new(),
         turn: Vec::new(),
+        mss_clamp: true,
     }
 }
 

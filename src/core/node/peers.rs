@@ -6,6 +6,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use crate::core::candidate::{Candidate, CandidateKind};
 use crate::core::identity::Uid;
 use crate::core::link::PeerId;
+use crate::core::pmtu::PathMtu;
 use crate::core::time::Instant;
 
 use super::payload::MAX_GOSSIP_CANDIDATES;
@@ -63,6 +64,10 @@ pub struct Peer {
     pub greeted: bool,
     /// Whether the topology was last told this link is up.
     pub topo_up: bool,
+    /// Path MTU of `path` (through `relay`), found by probing.
+    pub pmtu: PathMtu,
+    /// The path `pmtu` was measured on; another path starts over.
+    pub pmtu_path: Option<(SocketAddr, Option<usize>)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +104,8 @@ impl Peer {
             probe: None,
             greeted: false,
             topo_up: false,
+            pmtu: PathMtu::new(now, crate::core::pmtu::BASE),
+            pmtu_path: None,
         }
     }
 
