@@ -170,6 +170,23 @@ impl PathMtu {
         self.maybe_finish(now);
     }
 
+    /// A datagram of `size` bytes did not fit (the local stack refused it:
+    /// a device MTU, a route's MTU learned from ICMP, IPsec overhead). A
+    /// probe of that size is refuted at once; if data of that size was
+    /// thought to fit, fall back to what surely does and search below.
+    pub fn handle_too_big(&mut self, now: Instant, size: u16) {
+        if self.probe.is_some_and(|p| p.size == size) {
+            return self.refute(now, size);
+        }
+        if size > self.confirmed {
+            return;
+        }
+        let limit = size.saturating_sub(1).max(MIN);
+        self.ceiling = self.ceiling.min(limit);
+        self.confirmed = BASE.min(limit);
+        self.start_search(now);
+    }
+
     /// Probe losses and the periodic re-search.
     pub fn handle_timeout(&mut self, now: Instant) {
         if let Some(t) = self.next_search {
@@ -188,10 +205,14 @@ impl PathMtu {
         if now < p.sent + PROBE_TIMEOUT || p.tries < MAX_PROBES {
             return;
         }
-        // `size` does not get through.
+        self.refute(now, p.size);
+    }
+
+    /// `size` does not get through.
+    fn refute(&mut self, now: Instant, size: u16) {
         self.probe = None;
-        self.high = p.size.saturating_sub(1);
-        if p.size <= self.low {
+        self.high = size.saturating_sub(1);
+        if size <= self.low {
             // Even the base is lost: search below it from the minimum.
             self.low = MIN;
             self.proved = false;
@@ -305,6 +326,39 @@ mod tests {
             t = t + Duration::from_millis(500);
         }
         assert_eq!(p.current(), 1300);
+    }
+
+    #[test]
+    fn a_local_refusal_ends_a_probe_or_a_black_hole_at_once() {
+        let now = Instant::ZERO;
+        let mut p = PathMtu::new(now, 1500);
+        assert_eq!(p.poll_probe(now), Some(1500));
+        // The device takes only 1280: the 1500 probe fails on the spot.
+        p.handle_too_big(now, 1500);
+        assert_eq!(p.poll_probe(now), Some(1350));
+        p.handle_too_big(now, 1350);
+        assert_eq!(p.poll_probe(now), Some(1275));
+        p.handle_ack(now, 1275);
+        // ... and so on down to the device's 1280.
+        let mut t = now;
+        while p.searching() {
+            match p.poll_probe(t) {
+                Some(s) if s <= 1280 => p.handle_ack(t, s),
+                Some(s) => p.handle_too_big(t, s),
+                None => {}
+            }
+            t = t + Duration::from_millis(1);
+        }
+        assert_eq!(p.current(), 1280);
+        // IPsec starts on the path: 1280-byte datagrams are refused; the
+        // link falls back to the base at once and searches below 1280.
+        p.handle_too_big(t, 1280);
+        assert_eq!((p.current(), p.searching()), (BASE, true));
+        assert_eq!(p.poll_probe(t), Some(1279));
+        // A refusal above what is in use changes nothing.
+        let mut q = PathMtu::new(now, 1500);
+        q.handle_too_big(now, 1400);
+        assert_eq!(q.current(), BASE);
     }
 
     #[test]

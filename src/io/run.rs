@@ -99,6 +99,9 @@ pub struct Shell {
 impl Shell {
     /// Carries out every queued output of the node.
     pub fn flush(&self, node: &mut Node) {
+        // Datagrams the kernel refused as too big (EMSGSIZE), told to the
+        // node after the loop (its outputs are borrowed during it).
+        let mut too_big: heapless::Vec<(SocketAddr, usize), 8> = heapless::Vec::new();
         while let Some((dest, bytes)) = node.poll_transmit() {
             match dest {
                 Dest::Udp(to) => {
@@ -106,6 +109,9 @@ impl Shell {
                         self.stats
                             .udp_send_errors
                             .set(self.stats.udp_send_errors.get() + 1);
+                        if e.raw_os_error() == Some(libc::EMSGSIZE) {
+                            let _ = too_big.push((to, bytes.len()));
+                        }
                         log::debug!("udp send to {to}: {e}");
                     }
                 }
@@ -116,6 +122,12 @@ impl Shell {
                             .set(self.stats.tap_write_errors.get() + 1);
                     }
                 }
+            }
+        }
+        if !too_big.is_empty() {
+            let now = self.clock.now();
+            for (to, len) in too_big {
+                node.handle_too_big(now, to, len);
             }
         }
         // Re-arm the timer only when the node's next deadline moved earlier
@@ -271,14 +283,15 @@ fn grow_socket_buffers(udp: &UdpSocket) {
     }
 }
 
-/// Every datagram leaves with DF set and the kernel's path MTU cache
-/// ignored (IP_PMTUDISC_PROBE): the node probes each link's path MTU itself
-/// and never sends a datagram bigger than that, so nothing is fragmented
-/// on the underlay; one that does not fit the device fails with EMSGSIZE
-/// (counted as a send error) instead of leaving in fragments.
+/// Every datagram leaves with DF set (IP_PMTUDISC_DO): the node probes each
+/// link's path MTU itself and never sends a datagram bigger than that, so
+/// nothing is fragmented on the underlay. One that does not fit the device
+/// or the route's MTU (learned from ICMP, or IPsec's overhead) fails with
+/// EMSGSIZE instead of leaving in fragments; the node learns from that at
+/// once (`handle_too_big`).
 fn set_dont_fragment(udp: &UdpSocket) {
     use std::os::fd::AsRawFd;
-    let probe: libc::c_int = libc::IP_PMTUDISC_PROBE;
+    let probe: libc::c_int = libc::IP_PMTUDISC_DO;
     // SAFETY: a valid socket and a c_int option of the right size.
     let ok = unsafe {
         libc::setsockopt(

@@ -57,6 +57,31 @@ impl Node {
         ip + UDP_HEADER + TRANSPORT_OVERHEAD + relay
     }
 
+    /// The local stack refused a datagram of `len` bytes to `to` as too big
+    /// (EMSGSIZE: a device MTU, a route MTU learned from ICMP, IPsec
+    /// overhead): every link whose datagrams go there learns it at once.
+    pub fn handle_too_big(&mut self, now: Instant, to: SocketAddr, len: usize) {
+        let ip = if to.is_ipv4() { 20 } else { 40 };
+        let Ok(size) = u16::try_from(len + ip + UDP_HEADER) else {
+            return;
+        };
+        for i in 0..self.peers.len() {
+            let Some(id) = self.peers.get(i).and_then(|p| p.as_ref()).map(|p| p.id) else {
+                continue;
+            };
+            self.sync_pmtu(now, id);
+            let relay_server = self.peer(id).and_then(|p| p.relay).and_then(|r| self.nat.relay_server(r));
+            let Some(p) = self.peer_mut(id) else { continue };
+            let goes_there = match p.relay {
+                None => p.path == Some(to),
+                Some(_) => relay_server == Some(to),
+            };
+            if goes_there {
+                p.pmtu.handle_too_big(now, size);
+            }
+        }
+    }
+
     /// The largest link payload that fits one datagram toward `id`.
     pub(super) fn max_plaintext(&self, id: PeerId) -> usize {
         let pmtu = self
