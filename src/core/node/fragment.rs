@@ -361,6 +361,32 @@ mod tests {
     }
 
     #[test]
+    fn fragment_matches_protocol_doc() {
+        let doc = include_str!("../../../docs/PROTOCOL.md");
+        let want: Vec<String> = doc
+            .split("```hex fragment-vector")
+            .nth(1)
+            .and_then(|s| s.split("```").next())
+            .expect("vector in docs/PROTOCOL.md")
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+        let mut payload = vec![0x01u8];
+        payload.extend(0u8..24);
+        let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        let got: Vec<String> = cut(0x0102_0304, &payload, 12).iter().map(|p| hex(p)).collect();
+        assert_eq!(got, want);
+        let mut pool = Pool::new(4, 256);
+        let mut r = Reassembly::new(2);
+        let mut out = None;
+        for p in &got {
+            let bytes: Vec<u8> = (0..p.len() / 2).map(|i| u8::from_str_radix(&p[2 * i..2 * i + 2], 16).unwrap()).collect();
+            out = feed(&mut r, &mut pool, Instant::ZERO, 1, &bytes);
+        }
+        assert_eq!(out, Some(payload));
+    }
+
+    #[test]
     fn split_takes_the_fewest_equal_pieces() {
         assert_eq!(split(1000, 1000), None);
         assert_eq!(split(1009, 1000), None);
