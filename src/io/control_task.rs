@@ -25,7 +25,8 @@ pub async fn serve(shell: Rc<Shell>, mut server: ControlServer) {
 
 /// The node's status plus what only the shell knows.
 pub fn status_text(shell: &Shell, json: bool) -> String {
-    let st = shell.node.borrow().status(shell.clock.now());
+    let mut st = shell.node.borrow().status(shell.clock.now());
+    st.ip6_off = shell.tap.ipv6_off().map(str::to_string);
     let mtu = super::tap::interface_mtu(shell.tap.name()).unwrap_or(0);
     let signalling = shell.signalling.borrow().clone();
     let q = |s: &str| {

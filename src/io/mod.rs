@@ -8,6 +8,7 @@ pub mod control_task;
 #[cfg(feature = "lab")]
 pub mod demo;
 pub mod ifctl;
+pub mod ipv6;
 pub mod keyfile;
 pub mod limits;
 pub mod linkinfo;

@@ -12,6 +12,9 @@ pub struct NodeStatus {
     pub uid: Uid,
     pub ip4: Ipv4Addr,
     pub ip6: std::net::Ipv6Addr,
+    /// Why the overlay runs IPv4-only (the shell knows: the kernel refused
+    /// IPv6 on the TAP), `None` when `ip6` is set on the TAP.
+    pub ip6_off: Option<String>,
     pub public_key: [u8; 32],
     pub switchmode: bool,
     pub uptime: Duration,
@@ -113,6 +116,7 @@ impl Node {
             uid: self.uid,
             ip4: self.cfg.ip4,
             ip6: self.uid.ip6(self.cfg.ip6_prefix),
+            ip6_off: None,
             public_key: self.links.public_key(),
             switchmode: self.cfg.switchmode,
             uptime: now.saturating_since(self.started),
@@ -188,6 +192,13 @@ impl NodeStatus {
             self.switchmode,
             self.uptime.as_secs()
         );
+        o.push_str(",\"ip6_enabled\":");
+        o.push_str(if self.ip6_off.is_none() { "true" } else { "false" });
+        o.push_str(",\"ip6_off_reason\":");
+        match &self.ip6_off {
+            Some(why) => json_str(&mut o, why),
+            None => o.push_str("null"),
+        }
         for (k, v) in extra {
             o.push(',');
             json_str(&mut o, k);
@@ -241,7 +252,14 @@ impl NodeStatus {
     pub fn to_text(&self, extra: &[(&str, String)]) -> String {
         let mut o = String::new();
         let _ = writeln!(o, "node     {} uid {}", self.ip4, self.uid);
-        let _ = writeln!(o, "ip6      {}/64", self.ip6);
+        match &self.ip6_off {
+            None => {
+                let _ = writeln!(o, "ip6      {}/64", self.ip6);
+            }
+            Some(why) => {
+                let _ = writeln!(o, "ip6      off: {why} (IPv4-only)");
+            }
+        }
         let _ = writeln!(
             o,
             "key      {}",
