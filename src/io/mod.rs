@@ -22,4 +22,5 @@ pub mod signalling;
 pub mod signals;
 pub mod stun_probe;
 pub mod tap;
+pub mod udp;
 pub mod xmpp;

@@ -115,6 +115,19 @@ pub fn literal_entry(entry: &str, default_port: u16) -> Option<SocketAddr> {
 
 /// Resolves a server entry (`host[:port]`) to its first IPv4 address: the
 /// overlay's one UDP socket is IPv4.
+/// Every address of `entry` ("host[:port]", "[v6]:port"), IPv4 first.
+pub async fn resolve_entry(entry: &str, default_port: u16) -> io::Result<Vec<SocketAddr>> {
+    let (host, port) = split_host_port(entry, default_port).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{entry}: expected host[:port]"),
+        )
+    })?;
+    let mut all = resolve(host, port).await?;
+    all.sort_by_key(SocketAddr::is_ipv6);
+    Ok(all)
+}
+
 pub async fn resolve_entry_v4(entry: &str, default_port: u16) -> io::Result<SocketAddr> {
     let (host, port) = split_host_port(entry, default_port).ok_or_else(|| {
         io::Error::new(

@@ -6,7 +6,7 @@
 
 use std::net::SocketAddr;
 
-use super::payload::{self, PeerInfo, GOSSIP, PROBE, PROBE_ACK};
+use super::payload::{self, PeerInfo, GOSSIP, PROBE_ACK};
 use super::peers::{Ident, Peer, Source};
 use super::{Node, NodeDrop};
 use crate::core::candidate::{Candidate, CandidateKind};
@@ -229,12 +229,12 @@ impl Node {
         }
         let nonce = self.rng.next_u64();
         let Some(p) = self.peer_mut(id) else { return };
-        let current = p.path_kind().map(|k| k.type_preference()).unwrap_or(0);
+        let current = p.path_rank().unwrap_or(0);
         let Some(better) = p
             .candidates
             .iter()
-            .filter(|c| Some(c.addr) != p.path && c.kind.type_preference() > current)
-            .max_by_key(|c| c.priority)
+            .filter(|c| Some(c.addr) != p.path && super::paths::rank(c.kind, c.addr) > current)
+            .max_by_key(|c| (super::paths::rank(c.kind, c.addr), c.priority))
             .map(|c| c.addr)
         else {
             return;
@@ -244,18 +244,7 @@ impl Node {
             addr: better,
             sent: now,
         });
-        self.scratch[0] = PROBE;
-        self.scratch[1..9].copy_from_slice(&nonce.to_le_bytes());
-        let Some(slot) = self.pool.alloc() else {
-            return;
-        };
-        match self
-            .links
-            .encapsulate(now, id, &self.scratch[..9], self.pool.buf(slot))
-        {
-            Ok(len) => self.pool.push(slot, len, super::Dest::Udp(better)),
-            Err(_) => self.pool.release(slot),
-        }
+        self.send_probe(now, id, better, None, nonce);
     }
 
     pub(super) fn answer_probe(&mut self, now: Instant, id: PeerId, from: SocketAddr, p: &[u8]) {
@@ -296,7 +285,7 @@ impl Node {
         };
         if let Some(probe) = peer.probe {
             if probe.nonce == nonce && probe.addr == from && via.is_none() {
-                log::info!("path to peer #{} upgraded to {from}", id.0);
+                log::info!("path to peer #{} moved to {from}", id.0);
                 peer.path = Some(from);
                 peer.relay = None;
                 peer.probe = None;

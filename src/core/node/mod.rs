@@ -11,6 +11,7 @@ mod forward;
 pub mod fragment;
 mod gossip;
 mod mtu;
+mod paths;
 pub mod payload;
 pub mod peers;
 pub mod pool;
@@ -186,6 +187,8 @@ pub struct Node {
     /// Members were learned since the last news gossip.
     news: bool,
     next_news: Instant,
+    /// When silent paths are checked next (`paths`).
+    next_path_check: Instant,
     signals_out: std::collections::VecDeque<SignalOut>,
 }
 
@@ -238,6 +241,7 @@ impl Node {
             topology,
             news: false,
             next_news: now,
+            next_path_check: now,
             signals_out: std::collections::VecDeque::with_capacity(ring::MAX_SIGNALS_OUT),
             cfg,
         };
@@ -415,6 +419,7 @@ impl Node {
         earliest(self.nat.poll_timeout());
         earliest(self.frag.poll_timeout());
         earliest(self.pmtu_timeout());
+        earliest(self.path_check_timeout());
         for p in self.peers.iter().flatten() {
             if p.wanted && !self.links.is_established(p.id) {
                 earliest(Some(p.next_attempt));
@@ -437,6 +442,7 @@ impl Node {
         self.attempt_connections(now);
         self.frag.handle_timeout(now, &mut self.pool);
         self.drive_pmtu(now);
+        self.check_paths(now);
         if now >= self.next_gossip {
             self.next_gossip = now + self.cfg.gossip_interval;
             self.gossip_all(now);
@@ -536,15 +542,16 @@ impl Node {
         let first = p.path.is_none();
         // Roam like WireGuard (follow the latest authenticated source), but
         // never from a working path to a worse one: a late packet on an old
-        // path must not undo a path upgrade.
+        // path must not undo a path upgrade (IPv4 -> IPv6 included: rank,
+        // in `paths`).
         if p.path != Some(from) || p.relay != via {
             let silent = now.saturating_since(p.path_rx) > PATH_SILENCE;
             let new_kind = match via {
                 Some(_) => CandidateKind::Relay,
                 None => p.kind_of(from),
             };
-            let new = Some(new_kind.type_preference());
-            if first || silent || new >= p.path_kind().map(|k| k.type_preference()) {
+            let new = Some(paths::rank(new_kind, from));
+            if first || silent || new >= p.path_rank() {
                 p.path = Some(from);
                 p.relay = via;
             }

@@ -60,6 +60,10 @@ pub struct Peer {
     pub forwarded_packets: u64,
     pub forwarded_bytes: u64,
     pub probe: Option<Probe>,
+    /// A PROBE of the current path while it is silent (see `paths`).
+    pub path_check: Option<Probe>,
+    /// Which other candidate a dead path falls back to next.
+    pub fallback_turn: u8,
     /// Whether our gossip went out on the current session.
     pub greeted: bool,
     /// Whether the topology was last told this link is up.
@@ -102,6 +106,8 @@ impl Peer {
             forwarded_packets: 0,
             forwarded_bytes: 0,
             probe: None,
+            path_check: None,
+            fallback_turn: 0,
             greeted: false,
             topo_up: false,
             pmtu: PathMtu::new(now, crate::core::pmtu::BASE),
@@ -166,6 +172,11 @@ impl Peer {
             return Some(CandidateKind::Relay);
         }
         Some(self.kind_of(path))
+    }
+
+    /// The rank of the current path (`paths::rank`).
+    pub fn path_rank(&self) -> Option<u32> {
+        Some(super::paths::rank(self.path_kind()?, self.path?))
     }
 
     /// What kind of address `a` is for this peer: one of its candidates, or

@@ -29,6 +29,8 @@ pub struct PeerStatus {
     pub public_key: [u8; 32],
     pub source: &'static str,
     pub endpoint: Option<SocketAddr>,
+    /// The underlay family of `endpoint`: "ipv4", "ipv6" or "-".
+    pub family: &'static str,
     /// host / srflx / prflx / relay-turn / relay-overlay / none
     pub path: &'static str,
     pub established: bool,
@@ -93,6 +95,11 @@ impl Node {
                     public_key: p.public_key,
                     source: p.source.as_str(),
                     endpoint: p.path,
+                    family: match p.path {
+                        Some(SocketAddr::V4(_)) => "ipv4",
+                        Some(SocketAddr::V6(_)) => "ipv6",
+                        None => "-",
+                    },
                     path,
                     established: up,
                     last_handshake_age: st
@@ -217,12 +224,13 @@ impl NodeStatus {
             };
             let _ = write!(
                 o,
-                "{{\"uid\":{},\"ip4\":{},\"public_key\":\"{}\",\"source\":\"{}\",\"endpoint\":{},\"path\":\"{}\",\"established\":{},\"last_handshake_s\":{},\"rx_bytes\":{},\"tx_bytes\":{},\"rx_packets\":{},\"tx_packets\":{},\"forwarded_packets\":{},\"forwarded_bytes\":{},\"roles\":\"{}\",\"path_mtu\":{},\"path_mtu_searching\":{}}}",
+                "{{\"uid\":{},\"ip4\":{},\"public_key\":\"{}\",\"source\":\"{}\",\"endpoint\":{},\"family\":\"{}\",\"path\":\"{}\",\"established\":{},\"last_handshake_s\":{},\"rx_bytes\":{},\"tx_bytes\":{},\"rx_packets\":{},\"tx_packets\":{},\"forwarded_packets\":{},\"forwarded_bytes\":{},\"roles\":\"{}\",\"path_mtu\":{},\"path_mtu_searching\":{}}}",
                 q(&p.uid.map(|u| u.to_string())),
                 q(&p.ip4.map(|u| u.to_string())),
                 crate::config::base64::encode(&p.public_key),
                 p.source,
                 q(&p.endpoint.map(|u| u.to_string())),
+                p.family,
                 p.path,
                 p.established,
                 p.last_handshake_age.map(|d| d.as_secs().to_string()).unwrap_or_else(|| "null".into()),
@@ -280,13 +288,13 @@ impl NodeStatus {
         }
         let _ = writeln!(
             o,
-            "\n{:<15} {:<8} {:<7} {:<14} {:<22} {:>5} {:>5} {:>10} {:>10} {:>8} roles",
-            "peer", "uid", "source", "path", "endpoint", "pmtu", "hs_s", "rx_bytes", "tx_bytes", "fwd_pkts",
+            "\n{:<15} {:<8} {:<7} {:<14} {:<22} {:>5} {:>5} {:>10} {:>10} {:>8} {:<4} roles",
+            "peer", "uid", "source", "path", "endpoint", "pmtu", "hs_s", "rx_bytes", "tx_bytes", "fwd_pkts", "af",
         );
         for p in &self.peers {
             let _ = writeln!(
                 o,
-                "{:<15} {:<8} {:<7} {:<14} {:<22} {:>5} {:>5} {:>10} {:>10} {:>8} {}",
+                "{:<15} {:<8} {:<7} {:<14} {:<22} {:>5} {:>5} {:>10} {:>10} {:>8} {:<4} {}",
                 opt(&p.ip4),
                 p.uid
                     .map(|u| u.short().to_string())
@@ -304,6 +312,7 @@ impl NodeStatus {
                 p.rx_bytes,
                 p.tx_bytes,
                 p.forwarded_packets,
+                p.family,
                 p.roles
             );
         }
