@@ -102,6 +102,11 @@ pub fn split_host_port(entry: &str, default_port: u16) -> Option<(&str, u16)> {
 
 /// The address `host` names right now, if that needs no lookup.
 pub fn literal(host: &str, port: u16) -> Option<SocketAddr> {
+    // `[2001:db8::1]` as an XMPP host: the brackets of a URL or an entry.
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
     host.parse::<IpAddr>()
         .ok()
         .map(|ip| SocketAddr::new(ip, port))
@@ -350,6 +355,12 @@ mod tests {
         ] {
             assert_eq!(split_host_port(bad, 3478), None, "{bad:?}");
         }
+        // An IPv6 host, bare or bracketed (xmpp_host), is a literal.
+        let v6: SocketAddr = "[2001:db8::1]:5222".parse().unwrap();
+        assert_eq!(literal("2001:db8::1", 5222), Some(v6));
+        assert_eq!(literal("[2001:db8::1]", 5222), Some(v6));
+        assert_eq!(literal("[2001:db8::1", 5222), None);
+        assert_eq!(literal_entry("[2001:db8::1]:5222", 1), Some(v6));
     }
 
     /// A real UDP nameserver on loopback that answers A queries for one

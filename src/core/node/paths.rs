@@ -131,3 +131,22 @@ impl Node {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_ranks_above_ipv4_only_between_direct_paths_of_one_kind() {
+        let v4: SocketAddr = "192.0.2.1:5800".parse().unwrap();
+        let v6: SocketAddr = "[2001:db8::1]:5800".parse().unwrap();
+        use CandidateKind::*;
+        assert_eq!(rank(Host, v4), 252);
+        assert_eq!(rank(Host, v6), 253);
+        assert_eq!(rank(PeerReflexive, v6), 221);
+        assert_eq!(rank(ServerReflexive, v4), 200);
+        assert_eq!((rank(Relay, v4), rank(Relay, v6)), (0, 0));
+        // Kind first: an IPv4 host path beats any IPv6 reflexive one.
+        assert!(rank(Host, v4) > rank(PeerReflexive, v6));
+    }
+}
