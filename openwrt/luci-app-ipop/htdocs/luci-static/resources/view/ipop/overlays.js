@@ -73,14 +73,20 @@ return view.extend({
 		o.default = '0';
 
 		o = s.taboption('general', form.Value, 'bridge', _('Bridge'),
-			_('Switch mode: Linux bridge the TAP joins, e.g. br-lan to put the LAN into the overlay.'));
+			_('Switch mode: Linux bridge the TAP joins, e.g. br-lan to put the LAN into the overlay; it joins again when the bridge is re-created.'));
 		o.datatype = 'maxlength(15)';
 		o.depends('switchmode', '1');
 		o.modalonly = true;
 
-		o = s.taboption('general', form.Value, 'mtu', _('MTU'));
+		o = s.taboption('general', form.Value, 'mtu', _('MTU'),
+			_('Empty: the bridge\'s MTU, else 1500 in switch mode, 1280 routed. Larger frames than a path carries are fragmented inside the overlay.'));
 		o.datatype = 'range(576,9000)';
-		o.placeholder = '1280';
+		o.placeholder = _('automatic');
+		o.modalonly = true;
+
+		o = s.taboption('general', form.Flag, 'mss_clamp', _('Clamp TCP MSS'),
+			_('Lower the MSS of TCP connections crossing the overlay so their segments fit each link\'s path MTU.'));
+		o.default = '1';
 		o.modalonly = true;
 
 		o = s.taboption('general', form.Value, 'listen_port', _('UDP port'),
@@ -149,11 +155,6 @@ return view.extend({
 		o = s.taboption('links', form.Value, 'group_secret', _('Group secret'),
 			_('Optional pre-shared key; every member of the overlay needs the same one.'));
 		o.password = true;
-		o.modalonly = true;
-
-		o = s.taboption('links', form.Value, 'underlay_dev', _('Underlay device'),
-			_('Nested overlays: the outer overlay\'s TAP; the overlay restarts when it is recreated.'));
-		o.datatype = 'maxlength(15)';
 		o.modalonly = true;
 
 		// --- Topology (IPOP 16.01 BaseTopologyManager; units as there) ---
