@@ -708,6 +708,8 @@ impl Node {
 }
 
 #[cfg(test)]
+mod dual_stack_tests;
+#[cfg(test)]
 mod mtu_tests;
 #[cfg(test)]
 mod path_tests;
