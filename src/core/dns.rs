@@ -286,7 +286,12 @@ mod tests {
     #[test]
     fn malformed_aaaa_answers() {
         let v6 = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
-        assert_eq!(read_answer(&aaaa_with(16, &v6), 9, "h", TYPE_AAAA).unwrap().len(), 1);
+        assert_eq!(
+            read_answer(&aaaa_with(16, &v6), 9, "h", TYPE_AAAA)
+                .unwrap()
+                .len(),
+            1
+        );
         // An AAAA record of 4 or 15 bytes (an A record mislabelled, a cut one).
         assert_eq!(
             read_answer(&aaaa_with(4, &v6[..4]), 9, "h", TYPE_AAAA),
@@ -313,11 +318,17 @@ mod tests {
         // Two answers announced, one present.
         let mut two = whole.clone();
         two[7] = 2;
-        assert_eq!(read_answer(&two, 9, "h", TYPE_AAAA), Err(DnsError::Malformed));
+        assert_eq!(
+            read_answer(&two, 9, "h", TYPE_AAAA),
+            Err(DnsError::Malformed)
+        );
         // The record's name starts with a reserved label type (0b10).
         let mut reserved = whole;
         reserved[19] = 0x80;
-        assert_eq!(read_answer(&reserved, 9, "h", TYPE_AAAA), Err(DnsError::Malformed));
+        assert_eq!(
+            read_answer(&reserved, 9, "h", TYPE_AAAA),
+            Err(DnsError::Malformed)
+        );
     }
 
     #[test]

@@ -35,10 +35,9 @@ fn refusal_in(net: &Path, ifname: &str) -> Option<String> {
     }
     let flag = v6.join("conf").join(ifname).join("disable_ipv6");
     match std::fs::read_to_string(&flag) {
-        Ok(s) if s.trim() != "0" => Some(format!(
-            "net.ipv6.conf.{ifname}.disable_ipv6={}",
-            s.trim()
-        )),
+        Ok(s) if s.trim() != "0" => {
+            Some(format!("net.ipv6.conf.{ifname}.disable_ipv6={}", s.trim()))
+        }
         _ => None,
     }
 }
@@ -82,7 +81,10 @@ mod tests {
 
     #[test]
     fn disabled_absent_and_enabled() {
-        let t = tree("sysctl", &[("all", "1\n"), ("default", "1\n"), ("ovl", "0\n")]);
+        let t = tree(
+            "sysctl",
+            &[("all", "1\n"), ("default", "1\n"), ("ovl", "0\n")],
+        );
         assert_eq!(
             refusal_in(&t.0, "all").as_deref(),
             Some("net.ipv6.conf.all.disable_ipv6=1")
@@ -103,7 +105,9 @@ mod tests {
     #[test]
     fn refusing_errnos() {
         assert!(is_refusal(&io::Error::from_raw_os_error(libc::EACCES)));
-        assert!(is_refusal(&io::Error::from_raw_os_error(libc::EAFNOSUPPORT)));
+        assert!(is_refusal(&io::Error::from_raw_os_error(
+            libc::EAFNOSUPPORT
+        )));
         assert!(!is_refusal(&io::Error::from_raw_os_error(libc::EEXIST)));
         assert!(!is_refusal(&io::Error::other("x")));
     }

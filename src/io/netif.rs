@@ -72,7 +72,9 @@ pub fn unusable_ip6(text: &str) -> Vec<Ipv6Addr> {
             let mut w = line.split_whitespace();
             let hex = w.next()?;
             let flags = u32::from_str_radix(w.nth(3)?, 16).ok()?;
-            if hex.len() != 32 || flags & (IFA_F_DADFAILED | IFA_F_DEPRECATED | IFA_F_TENTATIVE) == 0 {
+            if hex.len() != 32
+                || flags & (IFA_F_DADFAILED | IFA_F_DEPRECATED | IFA_F_TENTATIVE) == 0
+            {
                 return None;
             }
             u128::from_str_radix(hex, 16).ok().map(Ipv6Addr::from)

@@ -39,7 +39,11 @@ impl Name {
     }
 
     /// Resolves again; the addresses that are new (none if nothing changed).
-    async fn refresh(&mut self, what: &str, reach: &dyn Fn(&SocketAddr) -> bool) -> Vec<SocketAddr> {
+    async fn refresh(
+        &mut self,
+        what: &str,
+        reach: &dyn Fn(&SocketAddr) -> bool,
+    ) -> Vec<SocketAddr> {
         let found = resolve::resolve_entry(&self.entry, DEFAULT_PORT)
             .await
             .map(|v| v.into_iter().filter(|a| reach(a)).collect::<Vec<_>>())
@@ -55,13 +59,19 @@ impl Name {
             });
         match found {
             Ok(v) => {
-                let new: Vec<SocketAddr> =
-                    v.iter().filter(|a| !self.addrs.contains(a)).copied().collect();
+                let new: Vec<SocketAddr> = v
+                    .iter()
+                    .filter(|a| !self.addrs.contains(a))
+                    .copied()
+                    .collect();
                 if !new.is_empty() {
                     log::info!(
                         "{what} {} resolved to {}",
                         self.entry,
-                        v.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(" ")
+                        v.iter()
+                            .map(|a| a.to_string())
+                            .collect::<Vec<_>>()
+                            .join(" ")
                     );
                 }
                 self.addrs = v;

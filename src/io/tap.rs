@@ -242,7 +242,10 @@ impl Tap {
         ifctl::change_flags(name, set | up, clear).map_err(step("set NOARP and bring it up"))?;
         tap.ip6_off = match setup.ip6 {
             Some((ip6, prefix)) => tap.set_ipv6(ip6, prefix)?,
-            None => Some(format!("TAP MTU {} is below 1280, which IPv6 requires", setup.mtu)),
+            None => Some(format!(
+                "TAP MTU {} is below 1280, which IPv6 requires",
+                setup.mtu
+            )),
         };
         if let Some(why) = &tap.ip6_off {
             log::warn!("TAP {name}: no IPv6 on the overlay ({why}); running IPv4-only");

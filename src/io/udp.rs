@@ -148,7 +148,12 @@ pub fn unmap(a: SocketAddr) -> SocketAddr {
     }
 }
 
-fn setsockopt_int(sock: &impl AsRawFd, level: libc::c_int, opt: libc::c_int, v: libc::c_int) -> io::Result<()> {
+fn setsockopt_int(
+    sock: &impl AsRawFd,
+    level: libc::c_int,
+    opt: libc::c_int,
+    v: libc::c_int,
+) -> io::Result<()> {
     // SAFETY: a valid socket and a c_int option of the right size.
     let rc = unsafe {
         libc::setsockopt(
@@ -205,7 +210,12 @@ fn bind_dual(port: u16) -> io::Result<UdpSocket> {
 /// the node learns from that at once (`handle_too_big`). On a dual-stack
 /// socket the IPv4 option governs the v4-mapped traffic.
 pub fn set_dont_fragment(sock: &UdpSocket, dual: bool) {
-    let v4 = setsockopt_int(sock, libc::IPPROTO_IP, libc::IP_MTU_DISCOVER, libc::IP_PMTUDISC_DO);
+    let v4 = setsockopt_int(
+        sock,
+        libc::IPPROTO_IP,
+        libc::IP_MTU_DISCOVER,
+        libc::IP_PMTUDISC_DO,
+    );
     let v6 = if dual {
         setsockopt_int(
             sock,

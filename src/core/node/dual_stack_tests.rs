@@ -117,8 +117,18 @@ fn meets_over_ipv4_moves_to_ipv6_falls_back_and_returns() {
     pair.v6_cut = true;
     let cut = pair.now;
     pair.advance(Duration::from_secs(14));
-    assert_eq!(pair.link(2).1, Some(v4(1)), "node 2 still on {:?}", pair.link(2));
-    assert_eq!(pair.link(1).1, Some(v4(2)), "node 1 still on {:?}", pair.link(1));
+    assert_eq!(
+        pair.link(2).1,
+        Some(v4(1)),
+        "node 2 still on {:?}",
+        pair.link(2)
+    );
+    assert_eq!(
+        pair.link(1).1,
+        Some(v4(2)),
+        "node 1 still on {:?}",
+        pair.link(1)
+    );
     assert!(pair.link(2).0 && pair.link(1).0);
     let age = pair.nodes[1].status(pair.now).peers[0].last_handshake_age;
     assert_eq!(
@@ -133,7 +143,10 @@ fn meets_over_ipv4_moves_to_ipv6_falls_back_and_returns() {
     let now = pair.now;
     pair.nodes[1].handle_tap_frame(now, &f);
     pair.drain();
-    assert_eq!(pair.nodes[0].status(pair.now).peers[0].rx_packets, before + 1);
+    assert_eq!(
+        pair.nodes[0].status(pair.now).peers[0].rx_packets,
+        before + 1
+    );
 
     // Healed: the next gossip round finds IPv6 again.
     pair.v6_cut = false;

@@ -85,12 +85,15 @@ impl Node {
             return;
         }
         // Dead: the next other candidate in rank order gets a probe.
-        let mut alts: heapless::Vec<(u32, u32, SocketAddr), { super::payload::MAX_GOSSIP_CANDIDATES }> =
-            p.candidates
-                .iter()
-                .filter(|c| c.addr != path)
-                .map(|c| (rank(c.kind, c.addr), c.priority, c.addr))
-                .collect();
+        let mut alts: heapless::Vec<
+            (u32, u32, SocketAddr),
+            { super::payload::MAX_GOSSIP_CANDIDATES },
+        > = p
+            .candidates
+            .iter()
+            .filter(|c| c.addr != path)
+            .map(|c| (rank(c.kind, c.addr), c.priority, c.addr))
+            .collect();
         p.path_check = None;
         if alts.is_empty() {
             return;

@@ -199,8 +199,7 @@ impl NodeStatus {
             self.switchmode,
             self.uptime.as_secs()
         );
-        o.push_str(",\"ip6_enabled\":");
-        o.push_str(if self.ip6_off.is_none() { "true" } else { "false" });
+        let _ = write!(o, ",\"ip6_enabled\":{}", self.ip6_off.is_none());
         o.push_str(",\"ip6_off_reason\":");
         match &self.ip6_off {
             Some(why) => json_str(&mut o, why),
@@ -289,7 +288,17 @@ impl NodeStatus {
         let _ = writeln!(
             o,
             "\n{:<15} {:<8} {:<7} {:<14} {:<22} {:>5} {:>5} {:>10} {:>10} {:>8} {:<4} roles",
-            "peer", "uid", "source", "path", "endpoint", "pmtu", "hs_s", "rx_bytes", "tx_bytes", "fwd_pkts", "af",
+            "peer",
+            "uid",
+            "source",
+            "path",
+            "endpoint",
+            "pmtu",
+            "hs_s",
+            "rx_bytes",
+            "tx_bytes",
+            "fwd_pkts",
+            "af",
         );
         for p in &self.peers {
             let _ = writeln!(
