@@ -95,11 +95,11 @@ impl Node {
             .map(|c| (rank(c.kind, c.addr), c.priority, c.addr))
             .collect();
         p.path_check = None;
-        if alts.is_empty() {
-            return;
-        }
         alts.sort_unstable_by(|a, b| b.cmp(a));
-        let pick = alts[p.fallback_turn as usize % alts.len()].2;
+        let turn = p.fallback_turn as usize % alts.len().max(1);
+        let Some(&(_, _, pick)) = alts.get(turn) else {
+            return;
+        };
         p.fallback_turn = p.fallback_turn.wrapping_add(1);
         p.probe = Some(Probe {
             nonce,
