@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use super::payload::{self, CONTROL, FLOOD, FRAME, GOSSIP, PROBE, PROBE_ACK, ROUTED};
+use super::payload::{self, CONTROL, FLOOD, FRAME, GOSSIP, MEMBERS, PROBE, PROBE_ACK, ROUTED};
 use super::pool::Dest;
 use super::{Node, NodeDrop};
 use crate::core::frame::{self, EthFrame};
@@ -134,6 +134,9 @@ impl Node {
             return self.count(NodeDrop::Malformed);
         };
         let (src, end) = (f.src, f.arc_end);
+        if self.refuses_routed(&src, &src) {
+            return;
+        }
         self.deliver(now, from_id, Some(src), f.frame, false);
         if end != self.uid {
             self.flood_arc(now, &src, &end, f.frame);
@@ -289,6 +292,7 @@ impl Node {
             Some(FLOOD) => self.handle_flood(now, from_id, p),
             Some(PROBE) => self.answer_probe(now, from_id, from, p),
             Some(PROBE_ACK) => self.handle_probe_ack(now, from_id, from, p),
+            Some(MEMBERS) => self.handle_members(now, from_id, p),
             _ => self.count(NodeDrop::UnknownPayload),
         }
     }
@@ -297,6 +301,9 @@ impl Node {
         let Some(r) = payload::parse_routed(p) else {
             return self.count(NodeDrop::Malformed);
         };
+        if self.refuses_routed(&r.src, &r.dst) {
+            return;
+        }
         if r.dst == self.uid {
             return self.deliver(now, from_id, Some(r.src), r.frame, false);
         }

@@ -9,6 +9,7 @@
 
 mod forward;
 mod gossip;
+pub mod membership;
 pub mod payload;
 pub mod peers;
 pub mod pool;
@@ -163,6 +164,7 @@ pub struct Node {
     news: bool,
     next_news: Instant,
     signals_out: std::collections::VecDeque<SignalOut>,
+    membership: membership::Membership,
 }
 
 impl Node {
@@ -210,6 +212,7 @@ impl Node {
             news: false,
             next_news: now,
             signals_out: std::collections::VecDeque::with_capacity(ring::MAX_SIGNALS_OUT),
+            membership: membership::Membership::default(),
             cfg,
         };
         for (endpoint, key) in node.cfg.static_peers.clone() {
@@ -384,6 +387,7 @@ impl Node {
         earliest(self.topology.poll_timeout());
         earliest(self.links.poll_timeout());
         earliest(self.nat.poll_timeout());
+        earliest(self.membership_timeout());
         for p in self.peers.iter().flatten() {
             if p.wanted && !self.links.is_established(p.id) {
                 earliest(Some(p.next_attempt));
@@ -398,6 +402,7 @@ impl Node {
             self.nat.handle_timeout(now);
         }
         self.drain_nat(now);
+        self.membership_tick(now);
         self.drain_link_timers(now);
         if self.topology.poll_timeout().is_some_and(|t| t <= now) {
             self.topology.handle_timeout(now);

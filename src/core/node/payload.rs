@@ -19,6 +19,8 @@ pub const PROBE: u8 = 0x05;
 pub const PROBE_ACK: u8 = 0x06;
 /// `src_uid(20) arc_end(20) frame`: bounded flood of a group frame.
 pub const FLOOD: u8 = 0x07;
+/// A signed membership statement (core::member); 0x08..0x0A are taken.
+pub const MEMBERS: u8 = 0x0B;
 
 pub const ROUTED_HEADER: usize = 1 + 1 + 20 + 20;
 pub const FLOOD_HEADER: usize = 1 + 20 + 20;

@@ -63,6 +63,8 @@ pub struct Peer {
     pub greeted: bool,
     /// Whether the topology was last told this link is up.
     pub topo_up: bool,
+    /// Serial of the membership statement last sent on this link.
+    pub members_sent: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,6 +100,7 @@ impl Peer {
             forwarded_bytes: 0,
             probe: None,
             greeted: false,
+            members_sent: 0,
             topo_up: false,
         }
     }
