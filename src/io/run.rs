@@ -99,6 +99,7 @@ pub struct Shell {
 impl Shell {
     /// Carries out every queued output of the node.
     pub fn flush(&self, node: &mut Node) {
+        super::membership::persist(&self.cfg, node);
         while let Some((dest, bytes)) = node.poll_transmit() {
             match dest {
                 Dest::Udp(to) => {
@@ -191,6 +192,7 @@ pub fn run(cfg: OverlayConfig, tap_override: Option<&str>, limits: Limits) -> Re
         turn: resolve_turn(&cfg),
     };
     let mut node = Node::new(node_cfg, Rng::from_seed(seed), clock.now());
+    super::membership::setup(&cfg, &mut node, clock.now());
     node.set_tap_mac(tap.mac());
     log::info!(
         "node {} uid {} listening on UDP {local_port}",

@@ -316,6 +316,15 @@ impl Node {
     /// A MEMBERS payload from a linked peer.
     pub(super) fn handle_members(&mut self, now: Instant, from: PeerId, p: &[u8]) {
         let body = p.get(1..).unwrap_or(&[]);
+        // The statement we hold, coming back from a peer that got it from
+        // someone else: not a refusal, and that peer needs no copy.
+        let held = self.statement_serial();
+        if held > 0 && member::parse(body).is_ok_and(|st| st.serial == held) && body == self.membership.raw {
+            if let Some(peer) = self.peer_mut(from) {
+                peer.members_sent = held;
+            }
+            return;
+        }
         match self.install_statement(now, body, StatementSource::Link) {
             Ok(serial) => {
                 // The sender has it: do not send it back.
