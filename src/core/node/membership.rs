@@ -318,8 +318,8 @@ impl Node {
         let body = p.get(1..).unwrap_or(&[]);
         // The statement we hold, coming back from a peer that got it from
         // someone else: not a refusal, and that peer needs no copy.
-        let held = self.statement_serial();
-        if held > 0 && member::parse(body).is_ok_and(|st| st.serial == held) && body == self.membership.raw {
+        if self.holds(body) {
+            let held = self.statement_serial();
             if let Some(peer) = self.peer_mut(from) {
                 peer.members_sent = held;
             }
@@ -340,8 +340,17 @@ impl Node {
         }
     }
 
-    /// A statement that arrived in an XMPP `members` signal.
+    /// Whether `bytes` is the statement in force (a copy that came back).
+    fn holds(&self, bytes: &[u8]) -> bool {
+        !self.membership.raw.is_empty() && bytes == self.membership.raw.as_slice()
+    }
+
+    /// A statement that arrived in an XMPP `members` signal (the one in
+    /// force, coming back, is ignored without counting).
     pub fn handle_signal_statement(&mut self, now: Instant, bytes: &[u8]) {
+        if self.holds(bytes) {
+            return;
+        }
         if let Err(e) = self.install_statement(now, bytes, StatementSource::Signal) {
             log::debug!("membership statement from xmpp refused: {e}");
         }
