@@ -7,8 +7,8 @@
 //! "Membership statements".
 //!
 //! Parsing is total: bad input is a `StatementError`, never a panic. The
-//! signature is checked last (after every length and count), with
-//! `verify_strict` (no small-order keys or non-canonical signatures, so a
+//! signature is checked last (after every length and count), strictly
+//! (core::sig::ed25519: no small-order keys, no non-canonical S, so a
 //! statement has exactly one valid encoding per signature).
 
 #![cfg_attr(
@@ -18,7 +18,7 @@
 
 use core::fmt;
 
-use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
+use crate::core::sig::ed25519;
 
 /// First four bytes of every statement.
 pub const MAGIC: [u8; 4] = *b"ipms";
@@ -147,18 +147,16 @@ impl Statement {
 
     /// The signed encoding, with `operator` (an Ed25519 seed) as signer.
     pub fn sign(&self, operator: &[u8; 32]) -> Result<Vec<u8>, StatementError> {
-        use ed25519_dalek::Signer;
         let mut out = self.body()?;
-        let key = SigningKey::from_bytes(operator);
-        let sig = key.sign(&signed_message(&out));
-        out.extend_from_slice(&sig.to_bytes());
+        let sig = ed25519::sign(operator, &signed_message(&out));
+        out.extend_from_slice(&sig);
         Ok(out)
     }
 }
 
 /// The Ed25519 public key of an operator seed (what `operator_key` holds).
 pub fn operator_public(seed: &[u8; 32]) -> [u8; 32] {
-    SigningKey::from_bytes(seed).verifying_key().to_bytes()
+    ed25519::public_key(seed)
 }
 
 fn signed_message(body: &[u8]) -> Vec<u8> {
@@ -217,9 +215,9 @@ pub fn verify(bytes: &[u8], operator: &[u8; 32]) -> Result<Statement, StatementE
         .ok_or(StatementError::Truncated)?;
     let (body, sig) = bytes.split_at_checked(split).ok_or(StatementError::Truncated)?;
     let sig: [u8; SIGNATURE_LEN] = sig.try_into().map_err(|_| StatementError::Truncated)?;
-    let key = VerifyingKey::from_bytes(operator).map_err(|_| StatementError::BadSignature)?;
-    key.verify_strict(&signed_message(body), &Signature::from_bytes(&sig))
-        .map_err(|_| StatementError::BadSignature)?;
+    if !ed25519::verify(operator, &signed_message(body), &sig) {
+        return Err(StatementError::BadSignature);
+    }
     Ok(st)
 }
 

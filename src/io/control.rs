@@ -478,6 +478,7 @@ mod tests {
             let text = match req {
                 Request::Status { json: false } => "uid 25c9\npeers 0\n".to_string(),
                 Request::Status { json: true } => "{\"uid\":\"25c9\",\"peers\":[]}\n".to_string(),
+                other => format!("{other:?}\n"),
             };
             reply.send(&text).unwrap();
         }

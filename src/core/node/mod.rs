@@ -673,6 +673,8 @@ impl Node {
 }
 
 #[cfg(test)]
+mod membership_tests;
+#[cfg(test)]
 mod path_tests;
 #[cfg(test)]
 mod tests;
