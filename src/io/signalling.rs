@@ -109,7 +109,7 @@ fn members_signal(shell: &Shell) -> Option<Signal> {
     }
     Some(Signal::Members {
         uid: node.uid(),
-        statement: heapless::Vec::from_slice(bytes).ok()?,
+        statement: bytes.to_vec(),
     })
 }
 

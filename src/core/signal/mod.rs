@@ -72,11 +72,9 @@ pub enum Signal {
         uid: Uid,
     },
     /// The membership statement in force at `uid` (core::member; checked
-    /// by the node, not here).
-    Members {
-        uid: Uid,
-        statement: heapless::Vec<u8, { crate::core::member::MAX_STATEMENT_LEN }>,
-    },
+    /// by the node, not here). On the heap: inline it would make every
+    /// signal 1 kB bigger to move around.
+    Members { uid: Uid, statement: Vec<u8> },
 }
 
 impl Signal {
@@ -324,10 +322,12 @@ pub fn decode(json: &[u8]) -> Result<Signal, SignalReject> {
         "members" => {
             let bytes = base64::decode(w.st.ok_or(SignalReject::Malformed)?)
                 .ok_or(SignalReject::Malformed)?;
+            if bytes.len() > crate::core::member::MAX_STATEMENT_LEN {
+                return Err(SignalReject::Malformed);
+            }
             Signal::Members {
                 uid,
-                statement: heapless::Vec::from_slice(&bytes)
-                    .map_err(|_| SignalReject::Malformed)?,
+                statement: bytes,
             }
         }
         _ => return Err(SignalReject::UnknownType),
