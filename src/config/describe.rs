@@ -8,12 +8,18 @@ use crate::core::identity::Uid;
 /// XMPP, peers and timers. Ignored keys are listed by the caller from
 /// `Loaded::ignored`.
 pub fn describe(cfg: &OverlayConfig) -> String {
+    describe_with(cfg, None)
+}
+
+/// `describe`, knowing the MTU of the bridge the TAP joins (if it exists).
+pub fn describe_with(cfg: &OverlayConfig, bridge_mtu: Option<u16>) -> String {
     let uid = Uid::from_ip4(cfg.ip4);
+    let (mtu, why) = cfg.tap_mtu(bridge_mtu);
     let mut out = String::new();
     let mut line = |k: &str, v: String| out.push_str(&format!("{k:<16}{v}\n"));
     line("uid", uid.to_string());
     line("ip4", format!("{}/{}", cfg.ip4, cfg.ip4_mask));
-    if cfg.ipv6_enabled() {
+    if mtu >= super::IPV6_MIN_MTU {
         line(
             "ip6",
             format!("{}/{}", uid.ip6(cfg.ip6_prefix), cfg.ip6_mask),
@@ -22,14 +28,21 @@ pub fn describe(cfg: &OverlayConfig) -> String {
         line(
             "ip6",
             format!(
-                "none (mtu {} < 1280: Linux allows no IPv6 on the TAP)",
-                cfg.mtu_or_default()
+                "none (mtu {mtu} < 1280: Linux allows no IPv6 on the TAP)"
             ),
         );
     }
     line("ip6_prefix", format_prefix6(cfg.ip6_prefix));
     line("tap", cfg.tap_name.clone());
-    line("mtu", cfg.mtu_or_default().to_string());
+    line("mtu", format!("{mtu} ({why})"));
+    line(
+        "mss_clamp",
+        if cfg.mss_clamp {
+            "on (TCP SYNs get an MSS that fits each link's path MTU)".into()
+        } else {
+            "off".into()
+        },
+    );
     line(
         "mode",
         if cfg.switchmode {

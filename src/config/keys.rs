@@ -87,6 +87,7 @@ pub(crate) static KEYS: &[Key] = &[
     key!("CFx", "static_peers", static_peers as "static_peer", Ty::Peers, None),
     key!("CFx", "bridge", bridge, Ty::IfName),
     key!("CFx", "mtu", mtu, Ty::Mtu),
+    key!("CFx", "mss_clamp", mss_clamp, Ty::Bool),
     key!("CFx", "control_socket", control_socket, Ty::NonEmpty),
     key!("CFx", "xmpp_ca_file", xmpp_ca_file, Ty::NonEmpty),
     key!("CFx", "xmpp_pinned_cert", xmpp_pinned_cert, Ty::NonEmpty),

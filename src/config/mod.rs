@@ -25,7 +25,7 @@ mod tests_readme;
 #[cfg(test)]
 mod tests_uci;
 
-pub use describe::{describe, describe_loaded};
+pub use describe::{describe, describe_loaded, describe_with};
 pub use error::{ConfigError, IgnoredKey};
 pub use json::to_json;
 pub use uci_map::{
@@ -75,8 +75,10 @@ pub struct OverlayConfig {
     pub static_peers: Vec<StaticPeer>,
     /// ipop: Linux bridge the TAP joins (replaces `brctl addif`).
     pub bridge: Option<String>,
-    /// ipop: TAP MTU; None = 1280.
+    /// ipop: TAP MTU; None = chosen by `tap_mtu`.
     pub mtu: Option<u16>,
+    /// ipop: lower the MSS of TCP SYNs to fit each link's path MTU.
+    pub mss_clamp: bool,
     /// ipop: Unix socket for `ipop status`.
     pub control_socket: PathBuf,
     /// ipop: XMPP TLS: CA bundle file to verify the server with.
@@ -219,8 +221,12 @@ fn read_text(path: &Path) -> Result<String, ConfigError> {
     })
 }
 
-/// TAP MTU when `mtu` is not set (IPOP 16.01's fixed value).
+/// L3 TAP MTU when `mtu` is not set (IPOP 16.01's fixed value).
 pub const DEFAULT_MTU: u16 = 1280;
+/// Switch-mode TAP MTU without a bridge: an Ethernet segment's.
+pub const SWITCH_MTU: u16 = 1500;
+/// Linux gives a device IPv6 only from this MTU up.
+pub const IPV6_MIN_MTU: u16 = 1280;
 /// Label mixed into the group PSK derivation (see `OverlayConfig::psk`).
 pub const PSK_LABEL: &[u8] = b"ipop group_secret v1";
 
@@ -256,6 +262,7 @@ impl OverlayConfig {
             static_peers: Vec::new(),
             bridge: None,
             mtu: None,
+            mss_clamp: true,
             control_socket: default_control_socket(tap_name),
             xmpp_ca_file: None,
             xmpp_pinned_cert: None,
@@ -308,16 +315,29 @@ impl OverlayConfig {
         }
     }
 
-    /// The TAP MTU: `mtu`, or 1280 as in IPOP 16.01.
-    pub fn mtu_or_default(&self) -> u16 {
-        self.mtu.unwrap_or(DEFAULT_MTU)
-    }
-
-    /// Whether the TAP gets the overlay IPv6 address: Linux disables IPv6
-    /// on a device whose MTU is below 1280, so an `mtu` of 576..=1279 means
-    /// an IPv4-only overlay.
-    pub fn ipv6_enabled(&self) -> bool {
-        self.mtu_or_default() >= 1280
+    /// The TAP MTU and why. Frames bigger than a link's path MTU are
+    /// fragmented inside the overlay, so the TAP never has to shrink to
+    /// fit the underlay: an explicit `mtu` wins; a TAP joining a bridge
+    /// takes the bridge's MTU (`bridge_mtu`, if the bridge exists), so
+    /// joining never lowers the LAN's; a switch-mode TAP gets Ethernet's
+    /// 1500; L3 keeps IPOP 16.01's 1280. Defaults never go below 1280, so
+    /// the TAP always gets its IPv6 address.
+    pub fn tap_mtu(&self, bridge_mtu: Option<u16>) -> (u16, String) {
+        if let Some(m) = self.mtu {
+            return (m, "set by mtu".into());
+        }
+        match (&self.bridge, bridge_mtu) {
+            (Some(b), Some(m)) => (
+                m.clamp(IPV6_MIN_MTU, value::MTU_MAX as u16),
+                format!("the MTU of bridge {b}, so joining it never lowers it"),
+            ),
+            (Some(b), None) if self.switchmode => (
+                SWITCH_MTU,
+                format!("switch mode; bridge {b} not found, so Ethernet's 1500"),
+            ),
+            _ if self.switchmode => (SWITCH_MTU, "switch mode: Ethernet's 1500".into()),
+            _ => (DEFAULT_MTU, "L3: IPOP 16.01's 1280".into()),
+        }
     }
 
     /// The overlay pre-shared key: all zeros without `group_secret`,

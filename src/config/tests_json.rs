@@ -90,7 +90,8 @@ fn seed_outer_loads_unchanged() {
     assert_eq!(c.central_visualizer_port, 51234);
     assert_eq!(c.tap_name, "ipop");
     assert_eq!(c.key_file, Path::new("/etc/ipop/ipop.key"));
-    assert_eq!(c.mtu_or_default(), 1280);
+    assert_eq!(c.tap_mtu(None), (1280, "L3: IPOP 16.01's 1280".to_string()));
+    assert!(c.mss_clamp);
     assert!(l.enabled);
     assert_eq!(
         ignored_keys(&l),
@@ -335,6 +336,7 @@ fn all_ipop_keys() {
     assert_eq!(c.static_peers[1].public_key, [0; 32]);
     assert_eq!(c.bridge.as_deref(), Some("lxcbr0"));
     assert_eq!(c.mtu, Some(1400));
+    assert!(!c.mss_clamp);
     assert_eq!(c.control_socket, Path::new("/run/ipop-outer.sock"));
     assert_eq!(
         c.xmpp_ca_file.as_deref(),
@@ -679,9 +681,30 @@ fn mtu_range() {
         "/etc/ipop/x.json:1: CFx.mtu: expected an MTU in 576..=9000 (bytes), got 9001"
     );
     let c = load(&with("CFx", "\"mtu\": 1200")).unwrap().config;
-    assert_eq!((c.mtu_or_default(), c.ipv6_enabled()), (1200, false));
+    assert_eq!(c.tap_mtu(Some(1500)).0, 1200);
+    assert!(describe(&c).contains("ip6             none (mtu 1200 < 1280"));
     let c = load(&with("CFx", "\"mtu\": 1280")).unwrap().config;
-    assert_eq!((c.mtu_or_default(), c.ipv6_enabled()), (1280, true));
+    assert_eq!(c.tap_mtu(None).0, 1280);
+}
+
+#[test]
+fn mtu_defaults_never_shrink_a_lan() {
+    let l3 = load(&with("CFx", "\"bridge\": \"br-lan\"")).unwrap().config;
+    assert_eq!(l3.tap_mtu(Some(1500)).0, 1500);
+    assert_eq!(l3.tap_mtu(None), (1280, "L3: IPOP 16.01's 1280".to_string()));
+    let sw = load(&with("TincanSender", "\"switchmode\": 1")).unwrap().config;
+    assert_eq!(sw.tap_mtu(None), (1500, "switch mode: Ethernet's 1500".to_string()));
+    let br = load(&with("CFx", "\"bridge\": \"lxcbr0\"")).unwrap().config;
+    let br = OverlayConfig { switchmode: true, ..br };
+    assert_eq!(
+        br.tap_mtu(Some(9000)),
+        (9000, "the MTU of bridge lxcbr0, so joining it never lowers it".to_string())
+    );
+    assert_eq!(br.tap_mtu(None).0, 1500);
+    // Never below IPv6's minimum by default.
+    assert_eq!(br.tap_mtu(Some(1000)).0, 1280);
+    let off = load(&with("CFx", "\"mss_clamp\": false")).unwrap().config;
+    assert!(!off.mss_clamp);
 }
 
 #[test]
@@ -720,7 +743,7 @@ fn describe_seed_outer() {
         "ip4             192.168.1.100/16\n",
         "ip6             fd50:dbc:41f2:4a3c:25c9:651:c297:fef3/64\n",
         "tap             ipop\n",
-        "mtu             1280\n",
+        "mtu             1280 (L3: IPOP 16.01's 1280)\n",
         "mode            routed (L3, NOARP)\n",
         "xmpp            xxxx@xxxx.com via xxxx.com:5222\n",
         "log_level       debug\n",
@@ -733,6 +756,8 @@ fn describe_seed_outer() {
     assert!(inner.contains("uid             f46d6281ae45f92ed5dd0b85aae702ddfb38ec23\n"));
     assert!(inner.contains("ip6             fd50:dbc:41f2:4a3c:f46d:6281:ae45:f92e/64\n"));
     assert!(inner.contains("mode            switch (L2, ARP on)\n"));
+    // The seed's inner overlay (switch mode; the user adds it to lxcbr0).
+    assert!(inner.contains("mtu             1500 (switch mode: Ethernet's 1500)\n"), "{inner}");
 }
 
 #[test]

@@ -34,7 +34,7 @@ fn default_text(k: &Key) -> String {
         "ip4" => return "required".into(),
         "key_file" => return "/etc/ipop/TAP.key".into(),
         "control_socket" => return "/var/run/ipop/TAP.sock".into(),
-        "mtu" => return "1280".into(),
+        "mtu" => return "bridge's, else 1500 (switch) or 1280 (L3)".into(),
         _ => {}
     }
     match (k.get)(&OverlayConfig::default()) {
@@ -76,6 +76,7 @@ fn meaning(uci: &str) -> &'static str {
         "static_peer" => "bootstrap peers, no XMPP needed",
         "bridge" => "Linux bridge the TAP joins (replaces `brctl addif`)",
         "mtu" => "TAP MTU; below 1280 the TAP gets no IPv6 address",
+        "mss_clamp" => "lower the MSS of TCP SYNs crossing the TAP so a full segment fits each link's path MTU",
         "control_socket" => "Unix socket for `ipop status`",
         "xmpp_ca_file" => "CA bundle to verify the XMPP server (default: system roots)",
         "xmpp_pinned_cert" => "PEM certificate the XMPP server must present",

@@ -26,10 +26,12 @@ pub fn refresh(shell: &Shell) {
             pref,
         ));
     }
-    if shell.cfg.mtu.is_none() {
-        apply_auto_mtu(shell, &host);
-    }
     let mut node = shell.node.borrow_mut();
+    // No usable underlay right now (an outer overlay restarting): keep the
+    // ceiling we have.
+    if let Some(mtu) = underlay_mtu(&host) {
+        node.set_underlay_mtu(shell.clock.now(), mtu);
+    }
     node.set_local_candidates(&cands);
     node.handle_network_change(shell.clock.now());
     log::info!(
@@ -66,46 +68,13 @@ pub async fn watch(shell: Rc<Shell>) {
     }
 }
 
-/// Bytes ipop adds to a TAP frame on the underlay: IPv4 + UDP headers, the
-/// link's header and tag, the largest overlay header (a relayed frame) and
-/// the Ethernet header the TAP frame carries.
-pub const ENCAP_OVERHEAD: u16 = 20
-    + 8
-    + crate::core::link::TRANSPORT_OVERHEAD as u16
-    + crate::core::node::payload::MAX_HEADER as u16
-    + crate::core::frame::ETH_HEADER_LEN as u16;
-
-/// The TAP MTU when the config sets none: IPOP's 1280, lowered so that a
-/// full-size frame plus all encapsulation fits the smallest usable underlay
-/// interface (an inner overlay over an outer overlay's 1280-byte TAP gets
-/// 1280 - ENCAP_OVERHEAD), never below IPv6's minimum... unless the underlay
-/// forces it, in which case IPv4 still works.
-pub fn auto_mtu(underlay_mtus: impl Iterator<Item = u16>) -> u16 {
-    let fit = underlay_mtus
-        .map(|m| m.saturating_sub(ENCAP_OVERHEAD))
-        .min();
-    fit.map_or(super::tap::DEFAULT_MTU, |f| {
-        f.clamp(576, super::tap::DEFAULT_MTU)
-    })
-}
-
-fn apply_auto_mtu(shell: &Shell, host: &[(String, IpAddr)]) {
-    // No usable underlay right now (an outer overlay restarting): keep the
-    // MTU we have rather than bounce to the default and back.
-    if host.is_empty() {
-        return;
-    }
-    let mtus = host
-        .iter()
-        .filter_map(|(ifname, _)| super::tap::interface_mtu(ifname));
-    let want = auto_mtu(mtus);
-    let have = super::tap::interface_mtu(shell.tap.name());
-    if have != Some(want) {
-        match super::ifctl::set_mtu(shell.tap.name(), want) {
-            Ok(()) => log::info!("TAP {} MTU {want} (fits the underlay with {ENCAP_OVERHEAD} bytes of encapsulation)", shell.tap.name()),
-            Err(e) => log::warn!("cannot set MTU {want} on {}: {e}", shell.tap.name()),
-        }
-    }
+/// The largest MTU among the interfaces that carry host candidates: the
+/// ceiling of every link's path MTU search (the search finds what the
+/// path really carries below it). `None` with no usable interface.
+fn underlay_mtu(host: &[(String, IpAddr)]) -> Option<u16> {
+    host.iter()
+        .filter_map(|(ifname, _)| super::tap::interface_mtu(ifname))
+        .max()
 }
 
 #[cfg(test)]
@@ -113,11 +82,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn mtu_fits_the_underlay() {
-        assert_eq!(ENCAP_OVERHEAD, 116);
-        assert_eq!(auto_mtu([1500u16, 9000].into_iter()), 1280);
-        assert_eq!(auto_mtu([1280u16].into_iter()), 1164);
-        assert_eq!(auto_mtu(std::iter::empty()), 1280);
-        assert_eq!(auto_mtu([600u16].into_iter()), 576);
+    fn the_ceiling_is_the_largest_underlay_mtu() {
+        let host = [
+            ("lo".to_string(), IpAddr::from([127, 0, 0, 1])),
+            ("ipopnosuchif0".to_string(), IpAddr::from([10, 0, 0, 1])),
+        ];
+        assert_eq!(underlay_mtu(&host), Some(u16::MAX));
+        assert_eq!(underlay_mtu(&host[1..]), None);
     }
 }

@@ -102,7 +102,12 @@ pub fn check(
     online: bool,
 ) -> Result<String, CliError> {
     let loaded = load(source, tap)?;
-    let mut out = config::describe(&loaded.config);
+    let bridge_mtu = loaded
+        .config
+        .bridge
+        .as_deref()
+        .and_then(super::tap::interface_mtu);
+    let mut out = config::describe_with(&loaded.config, bridge_mtu);
     for k in &loaded.ignored {
         out.push_str(&format!("ignored  {}: {}\n", k.key, k.why));
     }

@@ -100,6 +100,9 @@ impl Shell {
     /// Carries out every queued output of the node.
     pub fn flush(&self, node: &mut Node) {
         super::membership::persist(&self.cfg, node);
+        // Datagrams the kernel refused as too big (EMSGSIZE), told to the
+        // node after the loop (its outputs are borrowed during it).
+        let mut too_big: heapless::Vec<(SocketAddr, usize), 8> = heapless::Vec::new();
         while let Some((dest, bytes)) = node.poll_transmit() {
             match dest {
                 Dest::Udp(to) => {
@@ -107,6 +110,9 @@ impl Shell {
                         self.stats
                             .udp_send_errors
                             .set(self.stats.udp_send_errors.get() + 1);
+                        if e.raw_os_error() == Some(libc::EMSGSIZE) {
+                            let _ = too_big.push((to, bytes.len()));
+                        }
                         log::debug!("udp send to {to}: {e}");
                     }
                 }
@@ -117,6 +123,12 @@ impl Shell {
                             .set(self.stats.tap_write_errors.get() + 1);
                     }
                 }
+            }
+        }
+        if !too_big.is_empty() {
+            let now = self.clock.now();
+            for (to, len) in too_big {
+                node.handle_too_big(now, to, len);
             }
         }
         // Re-arm the timer only when the node's next deadline moved earlier
@@ -162,6 +174,7 @@ pub fn run(cfg: OverlayConfig, tap_override: Option<&str>, limits: Limits) -> Re
     let udp = UdpSocket::bind(any)
         .map_err(|e| CliError::Runtime(format!("cannot bind UDP port {}: {e}", cfg.listen_port)))?;
     grow_socket_buffers(&udp);
+    set_dont_fragment(&udp);
     let local_port = udp
         .local_addr()
         .map(|a| a.port())
@@ -190,6 +203,7 @@ pub fn run(cfg: OverlayConfig, tap_override: Option<&str>, limits: Limits) -> Re
         topology: crate::core::topology::TopologyConfig::from(&cfg),
         stun: resolve_stun(&cfg),
         turn: resolve_turn(&cfg),
+        mss_clamp: cfg.mss_clamp,
     };
     let mut node = Node::new(node_cfg, Rng::from_seed(seed), clock.now());
     super::membership::setup(&cfg, &mut node, clock.now());
@@ -268,6 +282,33 @@ fn grow_socket_buffers(udp: &UdpSocket) {
                 io::Error::last_os_error()
             );
         }
+    }
+}
+
+/// Every datagram leaves with DF set (IP_PMTUDISC_DO): the node probes each
+/// link's path MTU itself and never sends a datagram bigger than that, so
+/// nothing is fragmented on the underlay. One that does not fit the device
+/// or the route's MTU (learned from ICMP, or IPsec's overhead) fails with
+/// EMSGSIZE instead of leaving in fragments; the node learns from that at
+/// once (`handle_too_big`).
+fn set_dont_fragment(udp: &UdpSocket) {
+    use std::os::fd::AsRawFd;
+    let probe: libc::c_int = libc::IP_PMTUDISC_DO;
+    // SAFETY: a valid socket and a c_int option of the right size.
+    let ok = unsafe {
+        libc::setsockopt(
+            udp.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_MTU_DISCOVER,
+            (&probe as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        ) == 0
+    };
+    if !ok {
+        log::warn!(
+            "cannot set DF on the UDP socket: {}; the kernel may fragment on the underlay",
+            io::Error::last_os_error()
+        );
     }
 }
 

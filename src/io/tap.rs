@@ -18,10 +18,7 @@ use super::{ifctl, netlink};
 use crate::config::OverlayConfig;
 use crate::core::identity::Uid;
 
-/// Default TAP MTU (IPOP 16.01's compile-time value).
-pub const DEFAULT_MTU: u16 = 1280;
-/// IPv6 needs at least this MTU; below it the kernel disables IPv6 on the link.
-pub const IPV6_MIN_MTU: u16 = 1280;
+pub use crate::config::IPV6_MIN_MTU;
 
 /// Everything `Tap::create` sets on the device.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,12 +38,14 @@ impl TapSetup {
     /// overrides `tap_name`.
     pub fn from_config(cfg: &OverlayConfig, tap: Option<&str>) -> TapSetup {
         let uid = Uid::from_ip4(cfg.ip4);
+        let bridge_mtu = cfg.bridge.as_deref().and_then(interface_mtu);
+        let (mtu, _) = cfg.tap_mtu(bridge_mtu);
         TapSetup {
             name: tap.unwrap_or(&cfg.tap_name).to_string(),
-            mtu: cfg.mtu.unwrap_or(DEFAULT_MTU),
+            mtu,
             ip4: cfg.ip4,
             ip4_prefix: cfg.ip4_mask,
-            ip6: Some((uid.ip6(cfg.ip6_prefix), cfg.ip6_mask)),
+            ip6: (mtu >= IPV6_MIN_MTU).then(|| (uid.ip6(cfg.ip6_prefix), cfg.ip6_mask)),
             noarp: !cfg.switchmode,
             bridge: cfg.bridge.clone(),
         }

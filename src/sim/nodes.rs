@@ -139,6 +139,7 @@ impl NodeNet {
                 topology: net.cfg.topology.clone(),
                 stun: Vec::new(),
                 turn: Vec::new(),
+                mss_clamp: true,
             };
             let node = Node::new(cfg, net.rng.fork(), Instant::ZERO);
             let group = (net.rng.below(2)) as u8;

@@ -36,7 +36,7 @@ names = [o["name"] for o in form["options"]]
 dups = {n for n in names if names.count(n) > 1}
 assert not dups, f"options declared twice: {dups}"
 expected = {
- "general": ["enabled", "tap_name", "ip4", "ip4_mask", "switchmode", "bridge", "mtu", "listen_port", "vpn_type"],
+ "general": ["enabled", "tap_name", "ip4", "ip4_mask", "switchmode", "bridge", "mtu", "mss_clamp", "listen_port", "vpn_type"],
  "xmpp": ["xmpp_username", "xmpp_password", "xmpp_host", "xmpp_port", "xmpp_ca_file", "xmpp_pinned_cert", "xmpp_insecure"],
  "links": ["network_ignore_list", "stun", "turn", "static_peer", "group_secret", "underlay_dev"],
  "topology": ["sec", "num_successors", "num_chords", "num_on_demand", "num_inbound", "ttl_link_initial",
@@ -82,8 +82,8 @@ cat > "$work/status.json" <<'JSON'
 {"overlays": [
   {"name": "outer", "enabled": true, "status": {"uid": "25c9651c297fef3", "ip4": "192.168.1.100",
    "tap": "tunnel-tap", "uptime_s": 90061, "switchmode": false, "drops": {"replay": 0, "bad_mac": 3},
-   "peers": [{"uid": "aa01", "ip4": "192.168.1.101", "state": "connected"},
-             {"uid": "aa02", "ip4": "192.168.1.102", "state": "trying", "rtt_ms": 12}]}},
+   "peers": [{"uid": "aa01", "ip4": "192.168.1.101", "state": "connected", "path_mtu": 1400, "path_mtu_searching": false},
+             {"uid": "aa02", "ip4": "192.168.1.102", "state": "trying", "rtt_ms": 12, "path_mtu": 1200, "path_mtu_searching": true}]}},
   {"name": "inner", "enabled": true, "status": {"error": "not running"}},
   {"name": "lab", "enabled": false, "status": {"error": "not running"}}],
  "services": {"instances": {"outer": {"running": true}}}}
@@ -100,9 +100,9 @@ outer (running)
 |uptime_s|1d 01:01:01
 |drops|bad_mac 3
 Peers
-|uid|ip4|state|rtt_ms
-|aa01|192.168.1.101|connected|-
-|aa02|192.168.1.102|trying|12
+|uid|ip4|state|path_mtu|rtt_ms
+|aa01|192.168.1.101|connected|1400|-
+|aa02|192.168.1.102|trying|1200 (probing)|12
 inner (not running)
 No status: not running
 lab (disabled)

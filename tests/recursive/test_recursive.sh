@@ -63,7 +63,7 @@ cap() {
 }
 # rtt NS DST: average RTT in ms of 5 pings.
 rtt() { ip netns exec "$1" ping -c 5 -i 0.2 -W 2 "$2" | sed -n 's|.*= [0-9.]*/\([0-9.]*\)/.*|\1|p'; }
-# iperf NS_SRV SRV_IP NS_CLI: TCP throughput in Mbit/s (3 s).
+# iperf NS_SRV SRV_IP NS_CLI [-R]: TCP throughput in Mbit/s (3 s).
 iperf() {
     bg "$1" "iperf-srv-$1" iperf3 -s -1 -B "$2" -p 5201
     local srv=$BG_PID i
@@ -71,7 +71,7 @@ iperf() {
         ip netns exec "$1" ss -ltn | grep -q "$2:5201" && break
         sleep 0.1
     done
-    ip netns exec "$3" iperf3 -c "$2" -p 5201 -t 3 -J > "$T_DIR/iperf-$3.json" || fail "iperf3 $3 -> $2"
+    ip netns exec "$3" iperf3 -c "$2" -p 5201 -t 3 -J ${4:-} > "$T_DIR/iperf-$3.json" || fail "iperf3 $3 -> $2 ${4:-}"
     wait "$srv" 2>/dev/null || true
     python3 -c '
 import json,sys
@@ -206,20 +206,21 @@ note "outer overlay up $(($(date +%s) - T_OUTER)) s after its start"
 ip -n ipr-h1 link show tunnel-tap | grep -q NOARP || fail "tunnel-tap is not NOARP (switchmode 0)"
 ip -n ipr-h1 link show ipop | grep -q NOARP && fail "inner TAP has NOARP (switchmode 1)"
 
-# Container MTU = the inner TAP's (as on the seed's LXC bridge).
-# (the inner node lowers its MTU once it sees tunnel-tap: wait for that)
-for ((i = 0; i < 50; i++)); do
-    M=$(mtu_of ipr-h1 ipop)
-    [ "$M" = 1164 ] && break
-    sleep 0.2
-done
+# MTU: the containers keep Linux's default 1500, as every LAN device does.
+# The inner TAP joins lxcbr0 at the bridge's MTU (it never lowers it), and
+# frames bigger than the 1280-byte tunnel-tap path are fragmented inside
+# the inner overlay; the outer TAP stays at 1280 (as in the seed).
 MO=$(mtu_of ipr-h1 tunnel-tap)
 [ "$MO" = 1280 ] || fail "tunnel-tap MTU $MO, expected 1280"
-[ "$M" = 1164 ] || fail "inner TAP MTU $M, expected 1164 (1280 - 116 bytes of encapsulation)"
+M=$(mtu_of ipr-h1 ipop)
+[ "$M" = 1500 ] || fail "inner TAP MTU $M, expected 1500 (lxcbr0's)"
 for h in 1 2 3; do
-    ip -n "ipr-h$h" link set "iprv$h" mtu "$M"
-    ip -n "ipr-c$h" link set eth0 mtu "$M"
+    [ "$(mtu_of "ipr-h$h" lxcbr0)" = 1500 ] || fail "h$h: lxcbr0 MTU $(mtu_of "ipr-h$h" lxcbr0), expected 1500"
+    [ "$(mtu_of "ipr-c$h" eth0)" = 1500 ] || fail "c$h: container MTU is not 1500"
 done
+# The inner TAP has the seed's IPv6 address (MTU >= 1280).
+ip -n ipr-h1 -6 addr show dev ipop | grep -q "fd50:dbc:41f2:4a3c:f46d:6281:ae45:f92e/64" \
+    || fail "inner TAP on h1 lacks the seed's IPv6 address: $(ip -n ipr-h1 -6 addr show dev ipop)"
 for p in "1 10.0.3.12" "1 10.0.3.13" "2 10.0.3.13" "3 10.0.3.11"; do
     set -- $p
     wait_ping "ipr-c$1" "$2" 60 || fail "container c$1 cannot reach $2 over the inner overlay"
@@ -273,19 +274,52 @@ RTT_INNER=$(rtt ipr-c1 10.0.3.12)
 RTT_INNER3=$(rtt ipr-c1 10.0.3.13)
 RTT_OUTER=$(rtt ipr-h1 192.168.1.101)
 RTT_UNDER=$(rtt ipr-h1 10.86.0.2)
-# MTU: DF pings of exactly the inner MTU pass (to h2 and across the NAT to h3).
+# IP fragments the hosts create (the kernel's own counter, per namespace).
+frag_creates() { ip netns exec "ipr-h$1" nstat -az IpFragCreates | awk '/IpFragCreates/ {print $2}'; }
+declare -A FRAGS0
+for h in 1 2 3; do FRAGS0[$h]=$(frag_creates $h); done
+# MTU: DF pings of a full 1500-byte packet pass (to h2 and across the NAT
+# to h3), fragmented inside the inner overlay; one byte more fails locally.
 for d in 10.0.3.12 10.0.3.13; do
-    ip netns exec ipr-c1 ping -M do -s $((M - 28)) -c 3 -i 0.2 -W 2 "$d" >/dev/null \
-        || fail "DF ping of $M bytes to $d failed"
+    ip netns exec ipr-c1 ping -M do -s 1472 -c 3 -i 0.2 -W 2 "$d" >/dev/null \
+        || fail "DF ping of 1500 bytes to $d failed"
 done
-out=$(ip netns exec ipr-c1 ping -M do -s $((M - 27)) -c 1 -W 2 10.0.3.12 2>&1) \
-    && fail "DF ping of $((M + 1)) bytes passed"
-echo "$out" | grep -q "message too long, mtu=$M" || fail "DF ping of $((M + 1)) bytes: $out"
-ok "MTU: DF pings of exactly $M bytes pass, $((M + 1)) bytes fail locally (message too long, mtu=$M)"
+out=$(ip netns exec ipr-c1 ping -M do -s 1473 -c 1 -W 2 10.0.3.12 2>&1) \
+    && fail "DF ping of 1501 bytes passed"
+echo "$out" | grep -q "message too long, mtu=1500" || fail "DF ping of 1501 bytes: $out"
+ok "MTU: containers at 1500: DF pings of 1500 bytes pass, 1501 fail locally (message too long, mtu=1500)"
+# IPv6 between the containers (ULA addresses on their eth0), full size too.
+for h in 1 2 3; do ip -n "ipr-c$h" addr add "fd00:3::1$h/64" dev eth0 nodad; done
+wait_ping6() {
+    local i
+    for ((i = 0; i < 40; i++)); do
+        ip netns exec "$1" ping -6 -c 1 -W 1 "$2" >/dev/null 2>&1 && return 0
+        sleep 0.25
+    done
+    return 1
+}
+wait_ping6 ipr-c1 fd00:3::12 || fail "IPv6 ping c1 -> c2"
+wait_ping6 ipr-c3 fd00:3::11 || fail "IPv6 ping c3 (NAT) -> c1"
+ip netns exec ipr-c1 ping -6 -M do -s 1452 -c 2 -i 0.2 -W 2 fd00:3::13 >/dev/null \
+    || fail "IPv6 DF ping of 1500 bytes c1 -> c3"
+ok "IPv6 between containers: ping and 1500-byte DF ping pass"
 TP_INNER=$(iperf ipr-c2 10.0.3.12 ipr-c1)
+TP_INNER_R=$(iperf ipr-c2 10.0.3.12 ipr-c1 -R)
 TP_INNER3=$(iperf ipr-c3 10.0.3.13 ipr-c1)
 TP_OUTER=$(iperf ipr-h2 192.168.1.101 ipr-h1)
-ok "iperf3 TCP container c1 -> c2: $TP_INNER Mbit/s, c1 -> c3 (NAT): $TP_INNER3 Mbit/s"
+ok "iperf3 TCP container c1 -> c2: $TP_INNER Mbit/s, c2 -> c1: $TP_INNER_R Mbit/s, c1 -> c3 (NAT): $TP_INNER3 Mbit/s"
+for h in 1 2 3; do
+    [ "$(frag_creates $h)" = "${FRAGS0[$h]}" ] \
+        || fail "h$h created IP fragments: IpFragCreates ${FRAGS0[$h]} -> $(frag_creates $h)"
+done
+ok "no host created an IP fragment (nstat IpFragCreates unchanged on h1, h2, h3)"
+st=$(status_json 1 i)
+echo "$st" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+m = {p["ip4"]: p["path_mtu"] for p in s["peers"] if p["established"]}
+assert m == {"10.0.3.101": 1280, "10.0.3.102": 1280}, m' || fail "inner path MTUs on h1 are not 1280 (tunnel-tap): $st"
+ok "inner links' path MTU is tunnel-tap's 1280 in ipop status"
 sleep 1
 for f in eth0-inner1 eth0-inner3 tt-inner1 tt-frag1; do stop_pid "${CAP_PID[$f]}"; done
 for h in 1 3; do
@@ -356,7 +390,7 @@ for p in "1 10.0.3.12" "1 10.0.3.13" "2 10.0.3.13"; do
     wait_ping "ipr-c$1" "$2" 60 || fail "UCI: container c$1 cannot reach $2"
 done
 [ "$(mtu_of ipr-h1 ipop)" = "$M" ] || fail "UCI: inner TAP MTU differs from $M"
-ip netns exec ipr-c1 ping -M do -s $((M - 28)) -c 2 -i 0.2 -W 2 10.0.3.13 >/dev/null || fail "UCI: DF ping $M"
+ip netns exec ipr-c1 ping -M do -s 1472 -c 2 -i 0.2 -W 2 10.0.3.13 >/dev/null || fail "UCI: DF ping 1500"
 # Pings may have gone through a relaying inner node while a direct inner
 # link still waits for its next handshake retransmission: give it 20 s.
 uci_inner_peers() {
@@ -368,13 +402,13 @@ assert got == {"10.0.3.101": "192.168.1.101:5805", "10.0.3.102": "192.168.1.102:
 for _ in $(seq 1 40); do uci_inner_peers 2>/dev/null && break; sleep 0.5; done
 uci_inner_peers || fail "UCI: inner peers not over the outer overlay"
 note "UCI: containers up $(($(date +%s) - T_U)) s after starting both sections"
-ok "one UCI file, sections outer + inner: containers ping, DF $M passes, endpoints 192.168.1.x"
+ok "one UCI file, sections outer + inner: containers ping, DF 1500 passes, endpoints 192.168.1.x"
 
 echo "=== recursive overlay report"
 for l in "${REPORT[@]}"; do echo "  $l"; done
 echo "  RTT avg: container c1->c2 $RTT_INNER ms, c1->c3 (NAT) $RTT_INNER3 ms;" \
     "outer alone h1->h2 $RTT_OUTER ms; underlay $RTT_UNDER ms"
-echo "  TCP (iperf3 3 s): inner-over-outer c1->c2 $TP_INNER Mbit/s, c1->c3 $TP_INNER3 Mbit/s;" \
+echo "  TCP (iperf3 3 s): inner-over-outer c1->c2 $TP_INNER Mbit/s, c2->c1 $TP_INNER_R Mbit/s, c1->c3 $TP_INNER3 Mbit/s;" \
     "outer alone h1->h2 $TP_OUTER Mbit/s"
 echo "  MTU: tunnel-tap $MO, ipop/lxcbr0/containers $M"
 echo "  total $(elapsed) s"

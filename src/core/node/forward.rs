@@ -3,7 +3,10 @@
 
 use std::net::SocketAddr;
 
-use super::payload::{self, CONTROL, FLOOD, FRAME, GOSSIP, MEMBERS, PROBE, PROBE_ACK, ROUTED};
+use super::payload::{
+    self, CONTROL, FLOOD, FRAGMENT, FRAME, GOSSIP, MEMBERS, PMTU_ACK, PMTU_PROBE, PROBE, PROBE_ACK,
+    ROUTED,
+};
 use super::pool::Dest;
 use super::{Node, NodeDrop};
 use crate::core::frame::{self, EthFrame};
@@ -125,6 +128,7 @@ impl Node {
             };
             let _ = payload::write_flood_header(buf, src, &end);
             buf[payload::FLOOD_HEADER..].copy_from_slice(frame);
+            self.clamp_scratch(id, payload::FLOOD_HEADER, 1, n);
             self.send_scratch(now, id, n);
         }
     }
@@ -187,6 +191,7 @@ impl Node {
         };
         buf[0] = FRAME;
         buf[1..].copy_from_slice(frame);
+        self.clamp_scratch(id, 1, 1, n);
         self.send_scratch(now, id, n);
     }
 
@@ -205,14 +210,20 @@ impl Node {
         };
         let _ = payload::write_routed_header(buf, hops, src, dst);
         buf[payload::ROUTED_HEADER..].copy_from_slice(frame);
+        self.clamp_scratch(via, payload::ROUTED_HEADER, payload::ROUTED_HEADER, n);
         self.send_scratch(now, via, n);
     }
 
-    /// Encrypts `scratch[..n]` for `id` and queues it on the peer's path.
+    /// Encrypts `scratch[..n]` for `id` and queues it on the peer's path,
+    /// in pieces if it does not fit the path MTU.
     pub(super) fn send_scratch(&mut self, now: Instant, id: PeerId, n: usize) {
         let Some(dst) = self.peer(id).and_then(|p| p.path) else {
             return self.hold_pending_scratch(id, n);
         };
+        let max = self.max_plaintext(id);
+        if n > max && self.links.is_established(id) {
+            return self.send_fragments(now, id, dst, n, max);
+        }
         let Some(slot) = self.pool.alloc() else {
             return self.count(NodeDrop::PoolFull);
         };
@@ -293,6 +304,9 @@ impl Node {
             Some(PROBE) => self.answer_probe(now, from_id, from, p),
             Some(PROBE_ACK) => self.handle_probe_ack(now, from_id, from, p),
             Some(MEMBERS) => self.handle_members(now, from_id, p),
+            Some(FRAGMENT) => self.handle_fragment(now, from_id, from, p),
+            Some(PMTU_PROBE) => self.answer_pmtu_probe(now, from_id, from, p),
+            Some(PMTU_ACK) => self.handle_pmtu_ack(now, from_id, p),
             _ => self.count(NodeDrop::UnknownPayload),
         }
     }
@@ -346,6 +360,7 @@ impl Node {
         } else if direct && !self.source_allowed(link, &eth) {
             return self.count(NodeDrop::DisallowedSource);
         }
+        let room = self.frame_room(link);
         let Some(slot) = self.pool.alloc() else {
             return self.count(NodeDrop::PoolFull);
         };
@@ -355,6 +370,9 @@ impl Node {
             return self.count(NodeDrop::TooBig);
         };
         out.copy_from_slice(frame);
+        if let Some(room) = room {
+            crate::core::mss::clamp(out, room);
+        }
         if !self.cfg.switchmode {
             // L3: the kernel only takes frames addressed to the TAP itself.
             frame::set_dst_mac(out, self.tap_mac);

@@ -8,8 +8,10 @@
 //! `poll_timeout`.
 
 mod forward;
+pub mod fragment;
 mod gossip;
 pub mod membership;
+mod mtu;
 pub mod payload;
 pub mod peers;
 pub mod pool;
@@ -72,15 +74,29 @@ pub struct NodeConfig {
     pub stun: Vec<SocketAddr>,
     /// Resolved TURN servers with their user and password.
     pub turn: Vec<(SocketAddr, String, String)>,
+    /// Lower the MSS of TCP SYNs crossing the TAP to fit the link's path
+    /// MTU (`mss_clamp`, on by default).
+    pub mss_clamp: bool,
 }
 
 impl NodeConfig {
     /// Buffer size for a TAP MTU: frame, overlay header, link overhead and
-    /// a TURN Send indication's framing (ChannelData needs only 4), rounded up.
+    /// a TURN Send indication's framing (ChannelData needs only 4), rounded
+    /// up; and at least a 1500-byte datagram, so path MTU probes can prove
+    /// an Ethernet path whole.
     pub fn buf_size(mtu: u16) -> usize {
-        let need =
-            mtu as usize + 14 + payload::MAX_HEADER + crate::core::link::TRANSPORT_OVERHEAD + 40;
-        need.div_ceil(64) * 64
+        let need = mtu as usize
+            + 14
+            + payload::MAX_HEADER
+            + crate::core::link::TRANSPORT_OVERHEAD
+            + mtu::RELAY_FRAMING;
+        need.max(1500).div_ceil(64) * 64
+    }
+
+    /// Reassembly buffers: a few per link the board profile plans for, a
+    /// small share of the pool.
+    fn reassembly_slots(&self) -> usize {
+        (self.pool_buffers / 8).clamp(2, 32)
     }
 }
 
@@ -141,6 +157,14 @@ pub struct Node {
     pool: Pool,
     /// Plaintext assembly area for one payload.
     scratch: Vec<u8>,
+    /// One fragment's plaintext, cut from `scratch`.
+    piece: Vec<u8>,
+    /// Reassembled payload while it is handled.
+    frag_out: Vec<u8>,
+    frag: fragment::Reassembly,
+    next_frag_id: u32,
+    /// Ceiling of path MTU searches (set by the shell).
+    underlay_mtu: u16,
     macs: MacTable,
     /// Host candidates (set by the shell).
     local_candidates: heapless::Vec<Candidate, { payload::MAX_GOSSIP_CANDIDATES }>,
@@ -196,6 +220,11 @@ impl Node {
             peers: Vec::with_capacity(cfg.max_peers),
             pool: Pool::new(cfg.pool_buffers, buf_size),
             scratch: vec![0; buf_size],
+            piece: vec![0; buf_size],
+            frag_out: vec![0; buf_size],
+            frag: fragment::Reassembly::new(cfg.reassembly_slots()),
+            next_frag_id: 0,
+            underlay_mtu: mtu::DEFAULT_UNDERLAY_MTU,
             macs: MacTable::new(cfg.mac_table),
             local_candidates: heapless::Vec::new(),
             nat,
@@ -388,6 +417,8 @@ impl Node {
         earliest(self.links.poll_timeout());
         earliest(self.nat.poll_timeout());
         earliest(self.membership_timeout());
+        earliest(self.frag.poll_timeout());
+        earliest(self.pmtu_timeout());
         for p in self.peers.iter().flatten() {
             if p.wanted && !self.links.is_established(p.id) {
                 earliest(Some(p.next_attempt));
@@ -409,6 +440,8 @@ impl Node {
         }
         self.sync_topology(now);
         self.attempt_connections(now);
+        self.frag.handle_timeout(now, &mut self.pool);
+        self.drive_pmtu(now);
         if now >= self.next_gossip {
             self.next_gossip = now + self.cfg.gossip_interval;
             self.gossip_all(now);
@@ -674,6 +707,8 @@ impl Node {
 
 #[cfg(test)]
 mod membership_tests;
+#[cfg(test)]
+mod mtu_tests;
 #[cfg(test)]
 mod path_tests;
 #[cfg(test)]

@@ -21,6 +21,13 @@ pub const PROBE_ACK: u8 = 0x06;
 pub const FLOOD: u8 = 0x07;
 /// A signed membership statement (core::member); 0x08..0x0A are taken.
 pub const MEMBERS: u8 = 0x0B;
+/// `id(4) index(1) count(1) total(2) piece`: part of a payload too big for
+/// the link's path MTU (see fragment.rs).
+pub use super::fragment::FRAGMENT;
+/// `size(2) padding`: path MTU probe, its datagram exactly `size` bytes.
+pub const PMTU_PROBE: u8 = 0x09;
+/// `size(2)`: the answer to a PMTU_PROBE that arrived.
+pub const PMTU_ACK: u8 = 0x0a;
 
 pub const ROUTED_HEADER: usize = 1 + 1 + 20 + 20;
 pub const FLOOD_HEADER: usize = 1 + 20 + 20;

@@ -6,6 +6,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use crate::core::candidate::{Candidate, CandidateKind};
 use crate::core::identity::Uid;
 use crate::core::link::PeerId;
+use crate::core::pmtu::PathMtu;
 use crate::core::time::Instant;
 
 use super::payload::MAX_GOSSIP_CANDIDATES;
@@ -65,6 +66,10 @@ pub struct Peer {
     pub topo_up: bool,
     /// Serial of the membership statement last sent on this link.
     pub members_sent: u64,
+    /// Path MTU of `path` (through `relay`), found by probing.
+    pub pmtu: PathMtu,
+    /// The path `pmtu` was measured on; another path starts over.
+    pub pmtu_path: Option<(SocketAddr, Option<usize>)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,6 +107,8 @@ impl Peer {
             greeted: false,
             members_sent: 0,
             topo_up: false,
+            pmtu: PathMtu::new(now, crate::core::pmtu::BASE),
+            pmtu_path: None,
         }
     }
 

@@ -38,6 +38,9 @@ pub struct PeerStatus {
     pub forwarded_bytes: u64,
     /// Topology roles: successor, chord, on-demand, inbound (comma-joined).
     pub roles: String,
+    /// Path MTU of the link (underlay datagram bytes) and whether it is
+    /// still being probed.
+    pub path_mtu: Option<(u16, bool)>,
 }
 
 impl Node {
@@ -51,6 +54,9 @@ impl Node {
         }
         for r in NodeDrop::ALL {
             drops.push((r.as_str(), self.drops[r as usize]));
+        }
+        for r in super::fragment::FragDrop::ALL {
+            drops.push((r.as_str(), self.frag.drops()[r as usize]));
         }
         let nat = self.nat.stats();
         for (r, n) in crate::core::stun::error::StunDrop::ALL
@@ -99,6 +105,7 @@ impl Node {
                         .uid()
                         .map(|u| role_names(self.topology.roles(&u)))
                         .unwrap_or_default(),
+                    path_mtu: up.then(|| self.path_mtu(p.id)).flatten(),
                 }
             })
             .collect();
@@ -199,7 +206,7 @@ impl NodeStatus {
             };
             let _ = write!(
                 o,
-                "{{\"uid\":{},\"ip4\":{},\"public_key\":\"{}\",\"source\":\"{}\",\"endpoint\":{},\"path\":\"{}\",\"established\":{},\"last_handshake_s\":{},\"rx_bytes\":{},\"tx_bytes\":{},\"rx_packets\":{},\"tx_packets\":{},\"forwarded_packets\":{},\"forwarded_bytes\":{},\"roles\":\"{}\"}}",
+                "{{\"uid\":{},\"ip4\":{},\"public_key\":\"{}\",\"source\":\"{}\",\"endpoint\":{},\"path\":\"{}\",\"established\":{},\"last_handshake_s\":{},\"rx_bytes\":{},\"tx_bytes\":{},\"rx_packets\":{},\"tx_packets\":{},\"forwarded_packets\":{},\"forwarded_bytes\":{},\"roles\":\"{}\",\"path_mtu\":{},\"path_mtu_searching\":{}}}",
                 q(&p.uid.map(|u| u.to_string())),
                 q(&p.ip4.map(|u| u.to_string())),
                 crate::config::base64::encode(&p.public_key),
@@ -214,7 +221,9 @@ impl NodeStatus {
                 p.tx_packets,
                 p.forwarded_packets,
                 p.forwarded_bytes,
-                p.roles
+                p.roles,
+                p.path_mtu.map_or("null".into(), |m| m.0.to_string()),
+                p.path_mtu.is_some_and(|m| m.1),
             );
         }
         o.push_str("],\"drops\":{");
@@ -253,13 +262,13 @@ impl NodeStatus {
         }
         let _ = writeln!(
             o,
-            "\n{:<15} {:<8} {:<7} {:<14} {:<22} {:>5} {:>10} {:>10} {:>8} roles",
-            "peer", "uid", "source", "path", "endpoint", "hs_s", "rx_bytes", "tx_bytes", "fwd_pkts",
+            "\n{:<15} {:<8} {:<7} {:<14} {:<22} {:>5} {:>5} {:>10} {:>10} {:>8} roles",
+            "peer", "uid", "source", "path", "endpoint", "pmtu", "hs_s", "rx_bytes", "tx_bytes", "fwd_pkts",
         );
         for p in &self.peers {
             let _ = writeln!(
                 o,
-                "{:<15} {:<8} {:<7} {:<14} {:<22} {:>5} {:>10} {:>10} {:>8} {}",
+                "{:<15} {:<8} {:<7} {:<14} {:<22} {:>5} {:>5} {:>10} {:>10} {:>8} {}",
                 opt(&p.ip4),
                 p.uid
                     .map(|u| u.short().to_string())
@@ -267,6 +276,10 @@ impl NodeStatus {
                 p.source,
                 p.path,
                 opt(&p.endpoint),
+                // A trailing `?` while the search still runs.
+                p.path_mtu
+                    .map(|(m, searching)| format!("{m}{}", if searching { "?" } else { "" }))
+                    .unwrap_or_else(|| "-".into()),
                 p.last_handshake_age
                     .map(|d| d.as_secs().to_string())
                     .unwrap_or_else(|| "-".into()),

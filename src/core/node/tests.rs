@@ -34,6 +34,7 @@ pub(crate) fn config(i: u8, peers: &[u8], switchmode: bool) -> NodeConfig {
         topology: Default::default(),
         stun: Vec::new(),
         turn: Vec::new(),
+        mss_clamp: true,
     }
 }
 
@@ -46,19 +47,30 @@ pub(crate) struct Net {
     /// Datagrams to this address are lost until this time (a TURN
     /// permission not installed yet, a NAT not opened yet).
     pub lost_until: Option<(SocketAddr, Instant)>,
+    /// Underlay IPv4 datagrams (payload + 28 bytes of IP and UDP) above
+    /// this size are lost, as on a path with a smaller MTU that drops ICMP.
+    pub path_mtu: Option<usize>,
+    /// Largest datagram sent so far (payload bytes).
+    pub largest: usize,
+    /// Pairs of addresses that cannot reach each other (either way).
+    pub cut: Vec<(SocketAddr, SocketAddr)>,
 }
 
 impl Net {
     pub fn new(specs: &[(u8, &[u8])], switchmode: bool) -> Net {
+        Net::from_configs(
+            specs
+                .iter()
+                .map(|(i, peers)| (*i, config(*i, peers, switchmode)))
+                .collect(),
+        )
+    }
+
+    pub fn from_configs(configs: Vec<(u8, NodeConfig)>) -> Net {
         let now = Instant::from_secs(1);
-        let nodes = specs
-            .iter()
-            .map(|(i, peers)| {
-                (
-                    *i,
-                    Node::new(config(*i, peers, switchmode), Rng::from_seed([*i; 32]), now),
-                )
-            })
+        let nodes = configs
+            .into_iter()
+            .map(|(i, cfg)| (i, Node::new(cfg, Rng::from_seed([i; 32]), now)))
             .collect::<Vec<_>>();
         let tap = vec![Vec::new(); nodes.len()];
         Net {
@@ -66,6 +78,9 @@ impl Net {
             now,
             tap,
             lost_until: None,
+            path_mtu: None,
+            largest: 0,
+            cut: Vec::new(),
         }
     }
 
@@ -83,6 +98,13 @@ impl Net {
                 }
             }
             for (from, to, mut bytes) in flight {
+                self.largest = self.largest.max(bytes.len());
+                if self.path_mtu.is_some_and(|m| bytes.len() + 28 > m)
+                    || self.cut.contains(&(from, to))
+                    || self.cut.contains(&(to, from))
+                {
+                    continue;
+                }
                 if self
                     .lost_until
                     .is_some_and(|(a, t)| a == to && self.now < t)

@@ -146,6 +146,11 @@ impl NatAgent {
         }
     }
 
+    /// The server TURN client `via` talks to.
+    pub fn relay_server(&self, via: usize) -> Option<SocketAddr> {
+        self.turns.get(via).map(TurnClient::server)
+    }
+
     /// Frames `payload` for `peer` through TURN client `via`: (server, len).
     pub fn wrap(
         &mut self,

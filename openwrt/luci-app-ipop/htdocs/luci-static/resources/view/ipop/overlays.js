@@ -78,9 +78,15 @@ return view.extend({
 		o.depends('switchmode', '1');
 		o.modalonly = true;
 
-		o = s.taboption('general', form.Value, 'mtu', _('MTU'));
+		o = s.taboption('general', form.Value, 'mtu', _('MTU'),
+			_('Empty: the bridge\'s MTU, else 1500 in switch mode, 1280 routed. Larger frames than a path carries are fragmented inside the overlay.'));
 		o.datatype = 'range(576,9000)';
-		o.placeholder = '1280';
+		o.placeholder = _('automatic');
+		o.modalonly = true;
+
+		o = s.taboption('general', form.Flag, 'mss_clamp', _('Clamp TCP MSS'),
+			_('Lower the MSS of TCP connections crossing the overlay so their segments fit each link\'s path MTU.'));
+		o.default = '1';
 		o.modalonly = true;
 
 		o = s.taboption('general', form.Value, 'listen_port', _('UDP port'),
