@@ -28,7 +28,7 @@ fn revoked_initiator_is_refused_and_counted() {
     let a_key = p.a.public_key();
     p.b.set_refusals(vec![a_key], None);
     for i in 0..3u64 {
-        p.now = p.now + core::time::Duration::from_secs(6 * (i + 1));
+        p.now += core::time::Duration::from_secs(6 * (i + 1));
         let mut out = [0u8; 256];
         let n = p.a.initiate(p.now, p.ab, &mut out).unwrap();
         assert_eq!(
@@ -46,7 +46,7 @@ fn revoked_initiator_is_refused_and_counted() {
     assert_eq!(c.add_peer(a_key), Err(LinkError::Refused));
     // Lifting the revocation lets it in again.
     p.b.set_refusals(vec![], None);
-    p.now = p.now + core::time::Duration::from_secs(30);
+    p.now += core::time::Duration::from_secs(30);
     assert_eq!(
         try_handshake(&mut p.a, p.ab, &mut p.b, p.now),
         Got::Established(p.ab)
@@ -62,7 +62,7 @@ fn allow_list_refuses_strangers() {
         Got::Dropped(DropReason::Revoked)
     );
     p.b.set_refusals(vec![], Some(vec![p.a.public_key()]));
-    p.now = p.now + core::time::Duration::from_secs(6);
+    p.now += core::time::Duration::from_secs(6);
     assert_eq!(
         try_handshake(&mut p.a, p.ab, &mut p.b, p.now),
         Got::Established(p.ab)
@@ -89,14 +89,14 @@ fn every_mix_of_old_and_new_secret_handshakes() {
     assert!(a.rotate_psk(now));
     assert_eq!(a.psk_status().current_tag, psk::tag(&new));
     assert_eq!(try_handshake(&mut a, ab, &mut b, now), Got::Established(ab));
-    now = now + step;
+    now += step;
     assert_eq!(try_handshake(&mut b, ba, &mut a, now), Got::Established(ba));
     // b rotates too: new secret in both directions.
     b.set_next_psk(new);
     assert!(b.rotate_psk(now));
-    now = now + step;
+    now += step;
     assert_eq!(try_handshake(&mut a, ab, &mut b, now), Got::Established(ab));
-    now = now + step;
+    now += step;
     assert_eq!(try_handshake(&mut b, ba, &mut a, now), Got::Established(ba));
     // After the grace both hold only the new secret and still link.
     let later = now + psk::DEFAULT_GRACE;
