@@ -278,3 +278,27 @@ pub fn revoke_statement(
     let signed = st.sign(operator_seed).map_err(|e| e.to_string())?;
     Ok(base64::encode(&signed))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn revoke_builds_on_the_statement_in_force() {
+        let seed = [5u8; 32];
+        let op = member::operator_public(&seed);
+        let first = revoke_statement("serial 0\n", &[1; 32], &seed).unwrap();
+        let st = member::verify(&base64::decode(&first).unwrap(), &op).unwrap();
+        assert_eq!((st.serial, st.revoked.clone()), (1, vec![[1; 32]]));
+        let show = format!("serial 1\nrevoked x\nstatement {first}\n");
+        let second = revoke_statement(&show, &[2; 32], &seed).unwrap();
+        let st = member::verify(&base64::decode(&second).unwrap(), &op).unwrap();
+        assert_eq!((st.serial, st.revoked), (2, vec![[1; 32], [2; 32]]));
+        // Revoking again keeps one entry; a bad statement line is an error.
+        let show = format!("statement {second}\n");
+        let third = revoke_statement(&show, &[2; 32], &seed).unwrap();
+        let st = member::verify(&base64::decode(&third).unwrap(), &op).unwrap();
+        assert_eq!(st.revoked.len(), 2);
+        assert!(revoke_statement("statement !!\n", &[2; 32], &seed).is_err());
+    }
+}
