@@ -39,7 +39,7 @@ expected = {
  "general": ["enabled", "tap_name", "ip4", "ip4_mask", "switchmode", "bridge", "mtu", "mss_clamp", "listen_port", "vpn_type"],
  "xmpp": ["xmpp_username", "xmpp_password", "xmpp_host", "xmpp_port", "xmpp_ca_file", "xmpp_pinned_cert", "xmpp_insecure"],
  "links": ["network_ignore_list", "stun", "turn", "static_peer", "group_secret", "group_secret_next",
-           "group_secret_grace", "revoked_key", "operator_key", "underlay_dev"],
+           "group_secret_grace", "revoked_key", "operator_key"],
  "topology": ["sec", "num_successors", "num_chords", "num_on_demand", "num_inbound", "ttl_link_initial",
               "ttl_link_pulse", "ttl_chord", "ttl_on_demand", "threshold_on_demand", "timer_interval",
               "interval_management", "num_pings", "interval_ping"],
@@ -71,7 +71,7 @@ if os.path.exists(sys.argv[2]):
     assert len(honoured) >= 30, f"could not read the key table ({len(honoured)} keys)"
     missing = [k for k in honoured if k not in opts]
     assert not missing, f"UCI options missing from the LuCI form: {missing}"
-    extra = [n for n in names if n not in honoured and n not in ("enabled", "underlay_dev")]
+    extra = [n for n in names if n not in honoured and n != "enabled"]
     assert not extra, f"LuCI options ipop does not know: {extra}"
     print(f"ok: the form covers all {len(honoured)} honoured keys of src/config/keys.rs")
 else:

@@ -73,7 +73,7 @@ return view.extend({
 		o.default = '0';
 
 		o = s.taboption('general', form.Value, 'bridge', _('Bridge'),
-			_('Switch mode: Linux bridge the TAP joins, e.g. br-lan to put the LAN into the overlay.'));
+			_('Switch mode: Linux bridge the TAP joins, e.g. br-lan to put the LAN into the overlay; it joins again when the bridge is re-created.'));
 		o.datatype = 'maxlength(15)';
 		o.depends('switchmode', '1');
 		o.modalonly = true;
@@ -173,11 +173,6 @@ return view.extend({
 		o = s.taboption('links', form.Value, 'operator_key', _('Operator key'),
 			_('Ed25519 public key (base64) whose signed membership statements this node accepts ' +
 			  '(`ipop genkey --operator` prints it).'));
-		o.modalonly = true;
-
-		o = s.taboption('links', form.Value, 'underlay_dev', _('Underlay device'),
-			_('Nested overlays: the outer overlay\'s TAP; the overlay restarts when it is recreated.'));
-		o.datatype = 'maxlength(15)';
 		o.modalonly = true;
 
 		// --- Topology (IPOP 16.01 BaseTopologyManager; units as there) ---
