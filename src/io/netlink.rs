@@ -116,7 +116,7 @@ fn acked(mut req: Request) -> io::Result<()> {
     check_ack(&reply[..n])
 }
 
-fn check_ack(msg: &[u8]) -> io::Result<()> {
+pub(crate) fn check_ack(msg: &[u8]) -> io::Result<()> {
     let kind = u16_at(msg, 4).ok_or_else(|| bad("short reply"))?;
     if kind != NLMSG_ERROR {
         return Err(bad("expected an acknowledgement"));
@@ -189,7 +189,7 @@ fn bad(what: &str) -> io::Error {
 }
 
 /// Finds IFLA_MASTER in a RTM_NEWLINK reply (or turns NLMSG_ERROR into an error).
-fn parse_master(msg: &[u8]) -> io::Result<Option<u32>> {
+pub(crate) fn parse_master(msg: &[u8]) -> io::Result<Option<u32>> {
     let len = u32_at(msg, 0).ok_or_else(|| bad("short reply"))? as usize;
     let kind = u16_at(msg, 4).ok_or_else(|| bad("short reply"))?;
     let msg = msg.get(..len).ok_or_else(|| bad("truncated reply"))?;
