@@ -54,10 +54,15 @@ impl Relay {
         // The peer reaches the node only at its relayed address.
         let init = r.peer.initiation(now).unwrap();
         r.from_peer(&init);
+        assert!(r.peer.established(), "the peer linked through the relay");
         let gossip = r.peer.gossip();
-        if let Some(d) = r.peer.seal(r.now, &gossip) {
-            r.from_peer(&d);
-        }
+        let d = r.peer.seal(r.now, &gossip).unwrap();
+        r.from_peer(&d);
+        // The node answers through the relay, and binds a channel for it.
+        assert!(
+            !r.server.permissions.is_empty(),
+            "a permission for the peer"
+        );
         r
     }
 
