@@ -97,6 +97,7 @@ pub fn node_config(i: u8) -> NodeConfig {
         topology: Default::default(),
         stun: Vec::new(),
         turn: Vec::new(),
+        mss_clamp: true,
     }
 }
 
