@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 
 mod describe;
 mod error;
-mod json;
+pub(crate) mod json;
 mod keys;
 pub mod uci;
-mod uci_map;
+pub(crate) mod uci_map;
 mod value;
 
 #[cfg(test)]
