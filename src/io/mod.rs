@@ -11,6 +11,7 @@ pub mod ifctl;
 pub mod ipv6;
 pub mod keyfile;
 pub mod limits;
+pub mod membership;
 pub mod linkinfo;
 pub mod netif;
 pub mod netlink;

@@ -38,7 +38,8 @@ assert not dups, f"options declared twice: {dups}"
 expected = {
  "general": ["enabled", "tap_name", "ip4", "ip4_mask", "switchmode", "bridge", "mtu", "mss_clamp", "listen_port", "vpn_type"],
  "xmpp": ["xmpp_username", "xmpp_password", "xmpp_host", "xmpp_port", "xmpp_ca_file", "xmpp_pinned_cert", "xmpp_insecure"],
- "links": ["network_ignore_list", "stun", "turn", "static_peer", "group_secret"],
+ "links": ["network_ignore_list", "stun", "turn", "static_peer", "group_secret", "group_secret_next",
+           "group_secret_grace", "revoked_key", "operator_key"],
  "topology": ["sec", "num_successors", "num_chords", "num_on_demand", "num_inbound", "ttl_link_initial",
               "ttl_link_pulse", "ttl_chord", "ttl_on_demand", "threshold_on_demand", "timer_interval",
               "interval_management", "num_pings", "interval_ping"],
@@ -50,9 +51,9 @@ for o in form["options"]:
     got.setdefault(o["tab"], []).append(o["name"])
 assert got == expected, f"options per tab differ:\n got {got}\nwant {expected}"
 # Secrets are password fields; lists are DynamicLists; checks on key values.
-for n in ["xmpp_password", "group_secret"]:
+for n in ["xmpp_password", "group_secret", "group_secret_next"]:
     assert opts[n]["password"], n
-for n in ["network_ignore_list", "stun", "turn", "static_peer"]:
+for n in ["network_ignore_list", "stun", "turn", "static_peer", "revoked_key"]:
     assert opts[n]["type"] == "DynamicList", n
 assert opts["ip4"]["datatype"] == 'ip4addr("nomask")'
 assert opts["listen_port"]["datatype"] == "port"

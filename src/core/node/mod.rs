@@ -10,6 +10,7 @@
 mod forward;
 pub mod fragment;
 mod gossip;
+pub mod membership;
 mod mtu;
 mod paths;
 pub mod payload;
@@ -190,6 +191,7 @@ pub struct Node {
     /// When silent paths are checked next (`paths`).
     next_path_check: Instant,
     signals_out: std::collections::VecDeque<SignalOut>,
+    membership: membership::Membership,
 }
 
 impl Node {
@@ -243,6 +245,7 @@ impl Node {
             next_news: now,
             next_path_check: now,
             signals_out: std::collections::VecDeque::with_capacity(ring::MAX_SIGNALS_OUT),
+            membership: membership::Membership::default(),
             cfg,
         };
         for (endpoint, key) in node.cfg.static_peers.clone() {
@@ -417,6 +420,7 @@ impl Node {
         earliest(self.topology.poll_timeout());
         earliest(self.links.poll_timeout());
         earliest(self.nat.poll_timeout());
+        earliest(self.membership_timeout());
         earliest(self.frag.poll_timeout());
         earliest(self.pmtu_timeout());
         earliest(self.path_check_timeout());
@@ -434,6 +438,7 @@ impl Node {
             self.nat.handle_timeout(now);
         }
         self.drain_nat(now);
+        self.membership_tick(now);
         self.drain_link_timers(now);
         if self.topology.poll_timeout().is_some_and(|t| t <= now) {
             self.topology.handle_timeout(now);
@@ -709,6 +714,8 @@ impl Node {
 
 #[cfg(test)]
 mod dual_stack_tests;
+#[cfg(test)]
+mod membership_tests;
 #[cfg(test)]
 mod mtu_tests;
 #[cfg(test)]

@@ -68,6 +68,8 @@ pub struct Peer {
     pub greeted: bool,
     /// Whether the topology was last told this link is up.
     pub topo_up: bool,
+    /// Serial of the membership statement last sent on this link.
+    pub members_sent: u64,
     /// Path MTU of `path` (through `relay`), found by probing.
     pub pmtu: PathMtu,
     /// The path `pmtu` was measured on; another path starts over.
@@ -109,6 +111,7 @@ impl Peer {
             path_check: None,
             fallback_turn: 0,
             greeted: false,
+            members_sent: 0,
             topo_up: false,
             pmtu: PathMtu::new(now, crate::core::pmtu::BASE),
             pmtu_path: None,

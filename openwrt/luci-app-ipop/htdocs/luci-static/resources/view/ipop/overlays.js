@@ -157,6 +157,24 @@ return view.extend({
 		o.password = true;
 		o.modalonly = true;
 
+		o = s.taboption('links', form.Value, 'group_secret_next', _('Next group secret'),
+			_('During a rotation: the secret the group moves to. Accepted at once, used once a peer ' +
+			  'uses it or `ipop secret rotate` runs.'));
+		o.password = true;
+		o.modalonly = true;
+
+		num(s, 'links', 'group_secret_grace', _('Old secret kept (s)'), 1, 86400, '3600');
+
+		o = s.taboption('links', form.DynamicList, 'revoked_key', _('Revoked keys'),
+			_('Public keys (base64) of members thrown out: no handshake, links closed, never gossiped.'));
+		o.placeholder = 'base64key=';
+		o.modalonly = true;
+
+		o = s.taboption('links', form.Value, 'operator_key', _('Operator key'),
+			_('Ed25519 public key (base64) whose signed membership statements this node accepts ' +
+			  '(`ipop genkey --operator` prints it).'));
+		o.modalonly = true;
+
 		// --- Topology (IPOP 16.01 BaseTopologyManager; units as there) ---
 		o = s.taboption('topology', form.Flag, 'sec', _('Encrypt links'));
 		o.default = '1';
