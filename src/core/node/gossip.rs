@@ -286,13 +286,16 @@ impl Node {
         let Some(peer) = self.peer_mut(id) else {
             return;
         };
-        if let Some(probe) = peer.probe {
-            if probe.nonce == nonce && probe.addr == from && via.is_none() {
-                log::info!("path to peer #{} moved to {from}", id.0);
-                peer.path = Some(from);
-                peer.relay = None;
-                peer.probe = None;
-            }
+        // A probe of one better candidate, or the fallback probes of a dead
+        // path (one nonce to every candidate: the first answer wins).
+        let probed = peer.probe.is_some_and(|p| p.nonce == nonce && p.addr == from);
+        let fallback = peer.fallback == Some(nonce);
+        if (probed || fallback) && via.is_none() {
+            log::info!("path to peer #{} moved to {from}", id.0);
+            peer.path = Some(from);
+            peer.relay = None;
+            peer.probe = None;
+            peer.fallback = None;
         }
     }
 

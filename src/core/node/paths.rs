@@ -11,9 +11,10 @@
 //!   gossip round (`maybe_probe`); the link moves when the PROBE_ACK comes.
 //! * Every PATH_CHECK, a path silent for PATH_SILENCE gets a PROBE of its
 //!   own. If that is not answered within another PATH_SILENCE, the path is
-//!   taken as dead (an IPv6 route withdrawn, a firewall) and the other
-//!   candidates are probed in rank order, one per check; the first ACK
-//!   moves the link there. A better path that comes back is found again by
+//!   taken as dead (an IPv6 route withdrawn, a firewall, a NAT rebinding)
+//!   and every other candidate gets a PROBE with one nonce; the first ACK
+//!   moves the link there (the fastest working path; a better one is found
+//!   again by the gossip-round probes). A better path that comes back is found again by
 //!   the gossip-round probes.
 
 use core::time::Duration;
@@ -84,7 +85,8 @@ impl Node {
         if now.saturating_since(check.sent) < PATH_SILENCE {
             return;
         }
-        // Dead: the next other candidate in rank order gets a probe.
+        // Dead: every other candidate gets a PROBE with one nonce, best
+        // first; the first PROBE_ACK moves the link (`handle_probe_ack`).
         let mut alts: heapless::Vec<
             (u32, u32, SocketAddr),
             { super::payload::MAX_GOSSIP_CANDIDATES },
@@ -96,18 +98,15 @@ impl Node {
             .collect();
         p.path_check = None;
         alts.sort_unstable_by(|a, b| b.cmp(a));
-        let turn = p.fallback_turn as usize % alts.len().max(1);
-        let Some(&(_, _, pick)) = alts.get(turn) else {
-            return;
-        };
-        p.fallback_turn = p.fallback_turn.wrapping_add(1);
-        p.probe = Some(Probe {
-            nonce,
-            addr: pick,
-            sent: now,
-        });
-        log::info!("path to peer #{} via {path} silent; probing {pick}", id.0);
-        self.send_probe(now, id, pick, None, nonce);
+        p.fallback = (!alts.is_empty()).then_some(nonce);
+        log::info!(
+            "path to peer #{} via {path} silent; probing {} other candidate(s)",
+            id.0,
+            alts.len()
+        );
+        for (_, _, addr) in alts {
+            self.send_probe(now, id, addr, None, nonce);
+        }
     }
 
     /// An encrypted PROBE with `nonce` to `addr` (through our TURN client

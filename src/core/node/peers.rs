@@ -62,8 +62,9 @@ pub struct Peer {
     pub probe: Option<Probe>,
     /// A PROBE of the current path while it is silent (see `paths`).
     pub path_check: Option<Probe>,
-    /// Which other candidate a dead path falls back to next.
-    pub fallback_turn: u8,
+    /// The nonce of the PROBEs sent to every other candidate when the
+    /// path was found dead; the first PROBE_ACK moves the link.
+    pub fallback: Option<u64>,
     /// Whether our gossip went out on the current session.
     pub greeted: bool,
     /// Whether the topology was last told this link is up.
@@ -109,7 +110,7 @@ impl Peer {
             forwarded_bytes: 0,
             probe: None,
             path_check: None,
-            fallback_turn: 0,
+            fallback: None,
             greeted: false,
             members_sent: 0,
             topo_up: false,
