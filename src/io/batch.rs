@@ -60,7 +60,7 @@ impl RecvBatch {
                     fd,
                     self.hdrs.as_mut_ptr(),
                     BATCH as libc::c_uint,
-                    libc::MSG_DONTWAIT,
+                    libc::MSG_DONTWAIT as _,
                     std::ptr::null_mut(),
                 )
             };
@@ -247,7 +247,7 @@ impl SendBatch {
                         fd,
                         self.hdrs[start..].as_mut_ptr(),
                         (n - start) as libc::c_uint,
-                        libc::MSG_DONTWAIT,
+                        libc::MSG_DONTWAIT as _,
                     )
                 }
             };
@@ -267,7 +267,7 @@ impl SendBatch {
                         fd,
                         self.iov[start].iov_base,
                         self.lens[start],
-                        libc::MSG_DONTWAIT,
+                        libc::MSG_DONTWAIT as _,
                         (&self.addrs[start] as *const libc::sockaddr_storage).cast(),
                         self.addr_lens[start],
                     )

@@ -47,6 +47,7 @@ pub fn status_text(shell: &Shell, json: bool) -> String {
                 "tap_write_errors",
                 shell.stats.tap_write_errors.get().to_string(),
             ),
+            ("udp_truncated", shell.stats.udp_truncated.get().to_string()),
         ];
         let mut s = st.to_json(&extra);
         s.push('\n');
