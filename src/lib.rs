@@ -12,6 +12,8 @@
 pub mod board;
 pub mod config;
 pub mod core;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod io;
 #[cfg(feature = "lab")]
 pub mod sim;

@@ -18,6 +18,14 @@ usage:
   ipop uci import --uci-file FILE --name NAME
   ipop uci show [--uci-file FILE]
   ipop genkey             print a new private key (base64)
+  ipop genkey --operator FILE
+                          write a new operator key (Ed25519) to FILE, print its public key
+  ipop member show [SOCKET]
+  ipop member revoke KEY --operator-key FILE [SOCKET]
+                          sign and install a statement revoking KEY (it spreads to the group)
+  ipop secret next [SOCKET]   hold the group's next secret (read from stdin)
+  ipop secret rotate [SOCKET] start using the next secret now
+                          (SOCKET: --socket PATH | --config FILE.json | --uci NAME [--uci-file FILE])
   ipop pubkey             read a private key on stdin, print its public key
   ipop demo               three nodes in network namespaces, no server (root)
   ipop sim-bench [--nodes N] [--seed S]
@@ -101,6 +109,18 @@ impl Flags {
             .ok_or_else(|| CliError::Usage(format!("{name} is required")))
     }
 
+    /// The control socket: `--socket P`, or the one of `--config` /
+    /// `--uci`, or the default.
+    fn socket(&self) -> Result<PathBuf, CliError> {
+        Ok(match self.get("--socket") {
+            Some(s) => PathBuf::from(s),
+            None if self.get("--config").is_some() || self.get("--uci").is_some() => {
+                cli::control_socket_of(&self.source()?)?
+            }
+            None => PathBuf::from(cli::DEFAULT_CONTROL_SOCKET),
+        })
+    }
+
     /// `--config F` or `--uci NAME [--uci-file F]`.
     fn source(&self) -> Result<ConfigSource, CliError> {
         match (self.get("--config"), self.get("--uci")) {
@@ -168,14 +188,45 @@ fn dispatch(args: &[String]) -> Result<ExitCode, CliError> {
                 &["--config", "--uci", "--uci-file", "--socket"],
                 &["--json"],
             )?;
-            let socket = match f.get("--socket") {
-                Some(s) => PathBuf::from(s),
-                None if f.get("--config").is_some() || f.get("--uci").is_some() => {
-                    cli::control_socket_of(&f.source()?)?
-                }
-                None => PathBuf::from(cli::DEFAULT_CONTROL_SOCKET),
+            print!("{}", cli::status(&f.socket()?, f.has("--json"))?);
+            Ok(ExitCode::SUCCESS)
+        }
+        "member" => {
+            let sub = rest.first().map(String::as_str);
+            let (key, flags) = match sub {
+                Some("revoke") => (rest.get(1), rest.get(2..).unwrap_or_default()),
+                _ => (None, rest.get(1..).unwrap_or_default()),
             };
-            print!("{}", cli::status(&socket, f.has("--json"))?);
+            let f = Flags::parse(
+                flags,
+                &["--config", "--uci", "--uci-file", "--socket", "--operator-key"],
+                &[],
+            )?;
+            match (sub, key) {
+                (Some("show"), _) => print!("{}", cli::member_show(&f.socket()?)?),
+                (Some("revoke"), Some(key)) => print!(
+                    "{}",
+                    cli::member_revoke(&f.socket()?, key, f.required("--operator-key")?)?
+                ),
+                (Some("revoke"), None) => {
+                    return Err(CliError::Usage("member revoke needs a KEY".into()))
+                }
+                _ => return Err(CliError::Usage("member needs 'show' or 'revoke'".into())),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        "secret" => {
+            let sub = rest.first().map(String::as_str);
+            let f = Flags::parse(
+                rest.get(1..).unwrap_or_default(),
+                &["--config", "--uci", "--uci-file", "--socket"],
+                &[],
+            )?;
+            match sub {
+                Some("next") => print!("{}", cli::secret_next(&f.socket()?)?),
+                Some("rotate") => print!("{}", cli::secret_rotate(&f.socket()?)?),
+                _ => return Err(CliError::Usage("secret needs 'next' or 'rotate'".into())),
+            }
             Ok(ExitCode::SUCCESS)
         }
         "uci" => {
@@ -207,8 +258,11 @@ fn dispatch(args: &[String]) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
         "genkey" => {
-            Flags::parse(rest, &[], &[])?;
-            println!("{}", cli::genkey()?);
+            let f = Flags::parse(rest, &["--operator"], &[])?;
+            match f.get("--operator") {
+                Some(file) => println!("{}", cli::genkey_operator(file)?),
+                None => println!("{}", cli::genkey()?),
+            }
             Ok(ExitCode::SUCCESS)
         }
         "pubkey" => {

@@ -154,7 +154,9 @@ fn ipop_initiator_to_snow_responder() {
     let mut out = [0u8; 256];
     let n = initiator.initiate(now, peer, &mut out).unwrap();
     assert_eq!(n, 148);
-    assert_eq!(&out[..4], &[1, 0, 0, 0]);
+    // Byte 1 names the PSK (docs/PROTOCOL.md, "Secret rotation").
+    assert_eq!(&out[..4], &[1, ipop::core::link::psk::tag(&PSK), 0, 0]);
+    assert_ne!(out[1], 0);
     assert_eq!(
         &out[116..132],
         &mac(&derive_key(LABEL_MAC1, &snow_pub), &out[..116])

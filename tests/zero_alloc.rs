@@ -38,7 +38,7 @@ static GLOBAL: Counting = Counting;
 
 #[path = "common/pair.rs"]
 mod pair;
-use pair::{ipv4_frame, linked_pair, settle};
+use pair::{ipv4_frame, linked_pair, settle, settle_noting};
 
 #[test]
 fn packet_path_does_not_allocate() {
@@ -83,7 +83,7 @@ fn fragment_path_does_not_allocate() {
     for _ in 0..2000 {
         a.handle_tap_frame(now, &frame);
         b.handle_tap_frame(now, &back);
-        delivered += settle_max(&mut a, &mut b, now, &mut wire, &mut largest);
+        delivered += settle_noting(&mut a, &mut b, now, &mut wire, &mut largest);
         now += Duration::from_micros(50);
     }
     let allocs = ALLOCS.load(Ordering::SeqCst) - before;
@@ -92,47 +92,6 @@ fn fragment_path_does_not_allocate() {
     assert!(largest + 28 <= 1000, "a {largest}-byte datagram on a 1000-byte path");
     assert_eq!(allocs, 0, "heap allocations on the fragment path");
 }
-
-/// `settle`, noting the largest datagram.
-fn settle_max(
-    a: &mut ipop::core::node::Node,
-    b: &mut ipop::core::node::Node,
-    now: ipop::core::time::Instant,
-    wire: &mut [u8],
-    largest: &mut usize,
-) -> usize {
-    let mut taps = 0;
-    for _ in 0..8 {
-        taps += pump_max(a, pair::addr(1), b, now, wire, largest);
-        taps += pump_max(b, pair::addr(2), a, now, wire, largest);
-    }
-    taps
-}
-
-fn pump_max(
-    from: &mut ipop::core::node::Node,
-    from_addr: std::net::SocketAddr,
-    to: &mut ipop::core::node::Node,
-    now: ipop::core::time::Instant,
-    wire: &mut [u8],
-    largest: &mut usize,
-) -> usize {
-    use ipop::core::node::Dest;
-    let mut taps = 0;
-    while let Some((dest, bytes)) = from.poll_transmit() {
-        match dest {
-            Dest::Udp(_) => {
-                let n = bytes.len();
-                *largest = (*largest).max(n);
-                wire[..n].copy_from_slice(bytes);
-                to.handle_datagram(now, from_addr, &mut wire[..n]);
-            }
-            Dest::Tap => taps += 1,
-        }
-    }
-    taps
-}
-
 /// The shell's batched UDP path (src/io/batch.rs): node a's datagrams
 /// gathered into one sendmmsg on a loopback socket, received by recvmmsg
 /// and opened by node b. The batches are allocated before counting starts.

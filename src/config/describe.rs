@@ -87,6 +87,24 @@ pub fn describe_with(cfg: &OverlayConfig, bridge_mtu: Option<u16>) -> String {
         }
         .into(),
     );
+    if cfg.group_secret_next.is_some() {
+        line(
+            "secret_next",
+            format!("set (old one kept {} s after a rotation)", cfg.group_secret_grace),
+        );
+    }
+    line(
+        "revoked_keys",
+        if cfg.revoked_keys.is_empty() {
+            "none".into()
+        } else {
+            cfg.revoked_keys.join(" ")
+        },
+    );
+    line(
+        "operator_key",
+        cfg.operator_key.clone().unwrap_or_else(|| "none (membership statements are refused)".into()),
+    );
     line("ignore_list", cfg.network_ignore_list.join(" "));
     line("stun", cfg.stun.join(" "));
     line(

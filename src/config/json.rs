@@ -394,7 +394,7 @@ impl Ctx<'_> {
                 let n = self.integer(key, item, ty)?;
                 check_int(ty, n).map_err(|r| self.reject(key, item, r))
             }
-            Ty::IfNameList | Ty::HostPortList => {
+            Ty::IfNameList | Ty::HostPortList | Ty::KeyList => {
                 let Node::Array(items) = &item.node else {
                     return Err(self.value_err(key, item, value::expected(ty)));
                 };
@@ -406,6 +406,8 @@ impl Ctx<'_> {
                         let one = if ty == Ty::IfNameList { Ty::IfName } else { ty };
                         let exp = if ty == Ty::IfNameList {
                             value::expected(one)
+                        } else if ty == Ty::KeyList {
+                            value::KEY_EXPECTED.into()
                         } else {
                             "\"host:port\" like \"stun.l.google.com:19302\" (IPv6 as \"[addr]:port\")".into()
                         };

@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 
 mod describe;
 mod error;
-mod json;
+pub(crate) mod json;
 mod keys;
 pub mod uci;
-mod uci_map;
+pub(crate) mod uci_map;
 mod value;
 
 #[cfg(test)]
@@ -62,6 +62,15 @@ pub struct OverlayConfig {
     pub key_file: PathBuf,
     /// ipop: optional pre-shared key of the overlay (Noise psk).
     pub group_secret: Option<String>,
+    /// ipop: the next group secret (accepted now, used once a peer uses it
+    /// or `ipop secret rotate` is run).
+    pub group_secret_next: Option<String>,
+    /// ipop: seconds the old secret stays accepted after a rotation.
+    pub group_secret_grace: u32,
+    /// ipop: X25519 public keys (base64) refused as members.
+    pub revoked_keys: Vec<String>,
+    /// ipop: Ed25519 public key (base64) whose membership statements count.
+    pub operator_key: Option<String>,
     /// ipop: bootstrap peers for server-less groups.
     pub static_peers: Vec<StaticPeer>,
     /// ipop: Linux bridge the TAP joins (replaces `brctl addif`).
@@ -246,6 +255,10 @@ impl OverlayConfig {
             listen_port: 0,
             key_file: default_key_file(tap_name),
             group_secret: None,
+            group_secret_next: None,
+            group_secret_grace: 3600,
+            revoked_keys: Vec::new(),
+            operator_key: None,
             static_peers: Vec::new(),
             bridge: None,
             mtu: None,
@@ -330,16 +343,28 @@ impl OverlayConfig {
     /// The overlay pre-shared key: all zeros without `group_secret`,
     /// otherwise BLAKE2s-256(`PSK_LABEL` || 0x00 || secret as UTF-8).
     pub fn psk(&self) -> [u8; 32] {
-        use blake2::{Blake2s256, Digest};
         match &self.group_secret {
             None => [0; 32],
-            Some(secret) => Blake2s256::new()
-                .chain_update(PSK_LABEL)
-                .chain_update([0u8])
-                .chain_update(secret.as_bytes())
-                .finalize()
-                .into(),
+            Some(secret) => psk_of(secret),
         }
+    }
+
+    /// The PSK of `group_secret_next`, if set.
+    pub fn next_psk(&self) -> Option<[u8; 32]> {
+        self.group_secret_next.as_deref().map(psk_of)
+    }
+
+    /// `revoked_keys` as keys (each was checked when the config was read).
+    pub fn revoked(&self) -> Vec<[u8; 32]> {
+        self.revoked_keys
+            .iter()
+            .filter_map(|k| value::parse_key(k))
+            .collect()
+    }
+
+    /// `operator_key` as a key (checked when the config was read).
+    pub fn operator(&self) -> Option<[u8; 32]> {
+        self.operator_key.as_deref().and_then(value::parse_key)
     }
 
     /// This node's address and prefix length on the TAP (`ip4`/`ip4_mask`).
@@ -385,6 +410,23 @@ impl Default for OverlayConfig {
     fn default() -> Self {
         OverlayConfig::defaults_for_tap("ipop")
     }
+}
+
+/// BLAKE2s-256(`PSK_LABEL` || 0x00 || secret as UTF-8).
+pub fn psk_of(secret: &str) -> [u8; 32] {
+    use blake2::{Blake2s256, Digest};
+    Blake2s256::new()
+        .chain_update(PSK_LABEL)
+        .chain_update([0u8])
+        .chain_update(secret.as_bytes())
+        .finalize()
+        .into()
+}
+
+/// Where a node stores the membership statement in force: next to its key
+/// file, `/etc/ipop/ipop.key` -> `/etc/ipop/ipop.members`.
+pub fn statement_file(key_file: &Path) -> PathBuf {
+    key_file.with_extension("members")
 }
 
 /// `/etc/ipop/<tap_name>.key`.

@@ -806,3 +806,27 @@ fn ipop_16_08_xmpp_client_section() {
         "/etc/ipop/x.json:1: XmppClient.xmpp_port: expected an integer in 1..=65535, got \"x\""
     );
 }
+
+#[test]
+fn membership_keys_are_checked() {
+    let k1 = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+    let l = load(&with(
+        "CFx",
+        &format!("\"revoked_keys\": [\"{k1}\"], \"operator_key\": \"{k1}\", \"group_secret_next\": \"n\", \"group_secret_grace\": 60"),
+    ))
+    .unwrap();
+    assert_eq!(l.config.revoked(), vec![[1u8; 32]]);
+    assert_eq!(l.config.operator(), Some([1u8; 32]));
+    assert_eq!(l.config.next_psk(), Some(super::psk_of("n")));
+    assert_eq!(l.config.group_secret_grace, 60);
+    assert_eq!(
+        err(&with("CFx", "\"revoked_keys\": [\"AAAA\"]")),
+        "/etc/ipop/x.json:1: CFx.revoked_keys[0]: expected a base64 X25519 public key (32 bytes, 44 characters ending in '='), got \"AAAA\""
+    );
+    assert!(err(&with("CFx", "\"operator_key\": \"nope\"")).contains("CFx.operator_key: expected a base64 Ed25519 public key"));
+    assert!(err(&with("CFx", "\"group_secret_grace\": 0")).contains("CFx.group_secret_grace: expected an integer in 1..=86400 (seconds)"));
+    assert_eq!(
+        super::statement_file(Path::new("/etc/ipop/ipop.key")),
+        Path::new("/etc/ipop/ipop.members")
+    );
+}

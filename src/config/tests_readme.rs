@@ -19,6 +19,8 @@ fn ty_text(ty: Ty) -> String {
         Ty::IfName => "interface name".into(),
         Ty::IfNameList => "list of interface names".into(),
         Ty::HostPortList => "list of host:port".into(),
+        Ty::KeyList => "list of base64 keys".into(),
+        Ty::PubKey => "base64 Ed25519 key".into(),
         Ty::Turns => "list of {server, user, pass}".into(),
         Ty::Peers => "list of {endpoint, public_key}".into(),
         Ty::Mtu => format!("int {MTU_MIN}..={MTU_MAX}, bytes"),
@@ -67,6 +69,10 @@ fn meaning(uci: &str) -> &'static str {
         "listen_port" => "UDP port of the overlay's one socket; 0 = any",
         "key_file" => "X25519 private key, created with mode 0600 on first start",
         "group_secret" => "optional pre-shared key of the group (see below)",
+        "group_secret_next" => "the group's next secret during a rotation: accepted at once, initiated with once a peer uses it or `ipop secret rotate` runs (see below)",
+        "group_secret_grace" => "how long the old secret stays accepted after a rotation",
+        "revoked_key" => "X25519 public keys refused as members: no handshake, links closed, never gossiped or relayed for (see below)",
+        "operator_key" => "Ed25519 key whose signed membership statements this node accepts (see below)",
         "static_peer" => "bootstrap peers, no XMPP needed",
         "bridge" => "Linux bridge the TAP joins (replaces `brctl addif`)",
         "mtu" => "TAP MTU; below 1280 the TAP gets no IPv6 address",
@@ -117,7 +123,7 @@ pub(crate) fn key_table() -> String {
     for k in KEYS {
         let kw = if matches!(
             k.ty,
-            Ty::IfNameList | Ty::HostPortList | Ty::Turns | Ty::Peers
+            Ty::IfNameList | Ty::HostPortList | Ty::KeyList | Ty::Turns | Ty::Peers
         ) {
             "list"
         } else {

@@ -363,3 +363,18 @@ fn mutated_inputs_never_panic() {
     }
     assert!(ok > 100 && bad > 500, "ok {ok} bad {bad}");
 }
+
+#[test]
+fn revoked_keys_as_uci_lists() {
+    let k1 = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+    let k2 = "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
+    let text = sec(&format!(
+        "\tlist revoked_key '{k1}'\n\tlist revoked_key '{k2}'\n\toption operator_key '{k1}'\n"
+    ));
+    let c = uci(&text, "o").unwrap().config;
+    assert_eq!(c.revoked(), vec![[1u8; 32], [2u8; 32]]);
+    assert_eq!(c.operator(), Some([1u8; 32]));
+    let out = crate::config::to_uci_section(&c, "o", true);
+    assert!(out.contains(&format!("\tlist revoked_key '{k1}'\n\tlist revoked_key '{k2}'\n")), "{out}");
+    assert!(err(&sec("\tlist revoked_key 'AAAA'\n"), "o").contains("revoked_key"));
+}

@@ -192,7 +192,7 @@ impl Cx<'_> {
                 let v = self.scalar(o)?;
                 parse_int_text(k.ty, v).map_err(|r| self.reject(o, 0, r))
             }
-            Ty::IfNameList | Ty::HostPortList => {
+            Ty::IfNameList | Ty::HostPortList | Ty::KeyList => {
                 let mut out = Vec::new();
                 for (i, e) in self.entries(o) {
                     if !value::check_list_item(k.ty, e) {
@@ -321,7 +321,7 @@ fn uci_lines(k: &Key, v: &Value) -> Vec<(bool, String)> {
         Value::Peers(p) => p.iter().map(|p| (true, encode_peer(p))).collect(),
     }
     .into_iter()
-    .map(|(list, s)| (list || matches!(k.ty, Ty::IfNameList | Ty::HostPortList), s))
+    .map(|(list, s)| (list || matches!(k.ty, Ty::IfNameList | Ty::HostPortList | Ty::KeyList), s))
     .collect()
 }
 

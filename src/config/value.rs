@@ -28,6 +28,10 @@ pub(crate) enum Ty {
     IfNameList,
     /// `host:port` entries (`stun`).
     HostPortList,
+    /// Base64 32-byte public keys (`revoked_keys`).
+    KeyList,
+    /// One base64 32-byte public key (`operator_key`).
+    PubKey,
     Turns,
     Peers,
     Mtu,
@@ -76,6 +80,8 @@ pub(crate) fn expected(ty: Ty) -> String {
         Ty::IfName => "an interface name of 1-15 bytes without '/', ':' or whitespace".into(),
         Ty::IfNameList => "a list of interface names (1-15 bytes, no '/', ':' or whitespace)".into(),
         Ty::HostPortList => "a list of \"host:port\" strings like \"stun.l.google.com:19302\" (IPv6 as \"[addr]:port\")".into(),
+        Ty::KeyList => "a list of base64 public keys (32 bytes, 44 characters ending in '=')".into(),
+        Ty::PubKey => "a base64 Ed25519 public key (32 bytes, 44 characters ending in '='), as `ipop genkey --operator` prints".into(),
         Ty::Turns => "a list of {\"server\": \"host:port\", \"user\": \"...\", \"pass\": \"...\"} objects".into(),
         Ty::Peers => "a list of {\"endpoint\": \"host:port\", \"public_key\": \"<base64 of 32 bytes>\"} objects".into(),
         Ty::Mtu => format!("an MTU in {MTU_MIN}..={MTU_MAX} (bytes)"),
@@ -101,6 +107,7 @@ pub(crate) fn parse_str(ty: Ty, s: &str) -> Result<Value, Reject> {
         Ty::NonEmpty if !s.is_empty() => Ok(Value::Str(s.into())),
         Ty::Jid if valid_jid(s) => Ok(Value::Str(s.into())),
         Ty::IfName if valid_ifname(s) => Ok(Value::Str(s.into())),
+        Ty::PubKey if parse_key(s).is_some() => Ok(Value::Str(s.into())),
         Ty::Ip4 => parse_ip4(s).map(Value::Ip4).ok_or_else(|| want(ty)),
         Ty::Prefix6 => parse_prefix6(s).map(Value::Prefix).ok_or_else(|| want(ty)),
         Ty::VpnType => match s {
@@ -235,6 +242,7 @@ pub(crate) fn check_list_item(ty: Ty, s: &str) -> bool {
     match ty {
         Ty::IfNameList => valid_ifname(s),
         Ty::HostPortList => valid_host_port(s),
+        Ty::KeyList => parse_key(s).is_some(),
         _ => true,
     }
 }

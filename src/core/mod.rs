@@ -8,6 +8,7 @@ pub mod dns;
 pub mod frame;
 pub mod identity;
 pub mod link;
+pub mod member;
 pub mod mss;
 pub mod node;
 pub mod pmtu;

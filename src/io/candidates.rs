@@ -1,6 +1,7 @@
 //! This node's host candidates: the addresses of every up interface except
 //! loopback, its own TAP and `network_ignore_list`, with the overlay's UDP
-//! port. Re-gathered whenever the kernel reports an address or link change.
+//! port. Re-gathered whenever the kernel reports an address or link change,
+//! which is also when a bridged TAP re-joins a re-created bridge.
 
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
@@ -64,6 +65,7 @@ pub async fn watch(shell: Rc<Shell>) {
         }
         // Let a burst of changes (address + route + link) settle first.
         async_io::Timer::after(Duration::from_millis(200)).await;
+        shell.tap.keep_bridged();
         refresh(&shell);
     }
 }

@@ -152,6 +152,73 @@ pub fn genkey() -> Result<String, CliError> {
     Ok(base64::encode(&k))
 }
 
+/// `ipop genkey --operator FILE`: a new Ed25519 seed in FILE (base64, mode
+/// 0600, never overwritten); returns the public key for `operator_key`.
+pub fn genkey_operator(file: &str) -> Result<String, CliError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let seed = super::keyfile::random_bytes().map_err(|e| CliError::Runtime(e.to_string()))?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)
+        .map_err(|e| CliError::Runtime(format!("{file}: {e}")))?;
+    writeln!(f, "{}", base64::encode(&seed)).map_err(|e| CliError::Runtime(format!("{file}: {e}")))?;
+    Ok(base64::encode(&crate::core::member::operator_public(&seed)))
+}
+
+fn control(socket: &Path, req: &super::control::Request) -> Result<String, CliError> {
+    let reply =
+        super::control::request(socket, req).map_err(|e| CliError::Runtime(e.to_string()))?;
+    match reply.strip_prefix("error: ") {
+        Some(e) => Err(CliError::Runtime(e.trim_end().to_string())),
+        None => Ok(reply),
+    }
+}
+
+pub fn member_show(socket: &Path) -> Result<String, CliError> {
+    control(socket, &super::control::Request::MemberShow)
+}
+
+/// `ipop member revoke KEY --operator-key FILE`.
+pub fn member_revoke(socket: &Path, key: &str, operator_file: &str) -> Result<String, CliError> {
+    let key: [u8; 32] = base64::decode(key)
+        .and_then(|k| k.try_into().ok())
+        .ok_or_else(|| CliError::Usage(format!("KEY: expected a base64 public key (32 bytes), got '{key}'")))?;
+    let text = std::fs::read_to_string(operator_file)
+        .map_err(|e| CliError::Runtime(format!("{operator_file}: {e}")))?;
+    let seed = super::keyfile::parse_secret(&text).ok_or_else(|| {
+        CliError::Usage(format!(
+            "{operator_file}: expected a base64 operator key as `ipop genkey --operator` writes"
+        ))
+    })?;
+    let current = member_show(socket)?;
+    let signed = super::membership::revoke_statement(&current, &key, &seed)
+        .map_err(CliError::Runtime)?;
+    control(socket, &super::control::Request::MemberInstall(signed))
+}
+
+/// `ipop secret next`: the secret is read from stdin (first line).
+pub fn secret_next(socket: &Path) -> Result<String, CliError> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|e| CliError::Runtime(format!("stdin: {e}")))?;
+    let secret = text.lines().next().unwrap_or("");
+    if secret.is_empty() {
+        return Err(CliError::Usage("stdin: expected the next group secret on one line".into()));
+    }
+    control(
+        socket,
+        &super::control::Request::SecretNext(base64::encode(secret.as_bytes())),
+    )
+}
+
+pub fn secret_rotate(socket: &Path) -> Result<String, CliError> {
+    control(socket, &super::control::Request::SecretRotate)
+}
+
 pub fn pubkey_from_stdin() -> Result<String, CliError> {
     let mut text = String::new();
     std::io::stdin()

@@ -1,5 +1,7 @@
-//! The control socket behind `ipop status`: a Unix stream socket (mode 0600)
-//! where a client sends one line (`status` or `status json`) and the node
+//! The control socket behind `ipop status`, `ipop member` and `ipop
+//! secret`: a Unix stream socket (mode 0600) where a client sends one line
+//! (`status`, `status json`, `member show`, `member install <base64>`,
+//! `secret next <base64 of the secret>`, `secret rotate`) and the node
 //! answers with text and closes.
 //!
 //! Server side for the single-threaded event loop: `accept_request` yields
@@ -17,8 +19,9 @@ use std::time::{Duration, Instant};
 
 use async_io::{Async, Timer};
 
-/// Longest request line accepted.
-const MAX_REQUEST: usize = 64;
+/// Longest request line accepted (a `member install` line carries a
+/// 1104-byte statement in base64).
+const MAX_REQUEST: usize = 2048;
 /// How long `query` waits for the node to answer.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long `ControlReply::send` may block the loop on a client that does
@@ -26,9 +29,18 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
 const SEND_BUDGET: Duration = Duration::from_millis(200);
 
 /// What a client asked for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Request {
     Status { json: bool },
+    /// The membership statement in force.
+    MemberShow,
+    /// A signed statement (base64) to check and install.
+    MemberInstall(String),
+    /// Hold a next group secret (base64 of its text, so no byte of it is
+    /// taken for a separator; never logged).
+    SecretNext(String),
+    /// Start using the next group secret now.
+    SecretRotate,
 }
 
 impl Request {
@@ -38,16 +50,24 @@ impl Request {
         let req = match (words.next()?, words.next()) {
             ("status", None) => Request::Status { json: false },
             ("status", Some("json")) => Request::Status { json: true },
+            ("member", Some("show")) => Request::MemberShow,
+            ("member", Some("install")) => Request::MemberInstall(words.next()?.to_string()),
+            ("secret", Some("next")) => Request::SecretNext(words.next()?.to_string()),
+            ("secret", Some("rotate")) => Request::SecretRotate,
             _ => return None,
         };
         words.next().is_none().then_some(req)
     }
 
     /// The line a client sends.
-    pub fn line(&self) -> &'static str {
+    pub fn line(&self) -> String {
         match self {
-            Request::Status { json: false } => "status\n",
-            Request::Status { json: true } => "status json\n",
+            Request::Status { json: false } => "status\n".into(),
+            Request::Status { json: true } => "status json\n".into(),
+            Request::MemberShow => "member show\n".into(),
+            Request::MemberInstall(b) => format!("member install {b}\n"),
+            Request::SecretNext(b) => format!("secret next {b}\n"),
+            Request::SecretRotate => "secret rotate\n".into(),
         }
     }
 }
@@ -239,9 +259,11 @@ impl ControlServer {
                     match Request::parse(line) {
                         Some(req) => return Ok((req, reply)),
                         None => {
+                            // Only the first word: the rest may be a secret.
+                            let first = line.split_whitespace().next().unwrap_or("");
                             let text = format!(
                                 "error: unknown request '{}' (expected 'status' or 'status json')\n",
-                                line.trim().escape_debug()
+                                first.escape_debug()
                             );
                             let _ = reply.send(&text);
                         }
@@ -378,6 +400,11 @@ fn wait_writable(stream: &UnixStream, limit: Duration) -> io::Result<()> {
 
 /// Client side (the CLI): asks the node at `path` for its status. Blocking.
 pub fn query(path: &Path, json: bool) -> Result<String, ControlError> {
+    request(path, &Request::Status { json })
+}
+
+/// Client side: sends `req` to the node at `path`, returns its answer.
+pub fn request(path: &Path, req: &Request) -> Result<String, ControlError> {
     let p = || path.to_path_buf();
     let mut stream = UnixStream::connect(path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
@@ -404,7 +431,7 @@ pub fn query(path: &Path, json: bool) -> Result<String, ControlError> {
         .set_write_timeout(Some(CLIENT_TIMEOUT))
         .map_err(io_err("set a timeout"))?;
     stream
-        .write_all(Request::Status { json }.line().as_bytes())
+        .write_all(req.line().as_bytes())
         .map_err(io_err("send the request"))?;
     let mut reply = String::new();
     stream
@@ -451,6 +478,7 @@ mod tests {
             let text = match req {
                 Request::Status { json: false } => "uid 25c9\npeers 0\n".to_string(),
                 Request::Status { json: true } => "{\"uid\":\"25c9\",\"peers\":[]}\n".to_string(),
+                other => format!("{other:?}\n"),
             };
             reply.send(&text).unwrap();
         }
@@ -484,11 +512,18 @@ mod tests {
         assert_eq!(Request::parse("status json extra"), None);
         assert_eq!(Request::parse(""), None);
         assert_eq!(Request::parse("STATUS"), None);
+        assert_eq!(Request::parse("member install"), None);
+        assert_eq!(Request::parse("member install a b"), None);
+        assert_eq!(Request::parse("secret rotate now"), None);
         for r in [
             Request::Status { json: false },
             Request::Status { json: true },
+            Request::MemberShow,
+            Request::MemberInstall("aXBtcw==".into()),
+            Request::SecretNext("c2VjcmV0".into()),
+            Request::SecretRotate,
         ] {
-            assert_eq!(Request::parse(r.line()), Some(r));
+            assert_eq!(Request::parse(&r.line()), Some(r));
         }
     }
 
@@ -581,7 +616,7 @@ mod tests {
         let replies = with_client(&mut server, 2, move || {
             [
                 raw_client(&p, b"reboot\n"),
-                raw_client(&p, &[b'x'; 100]),
+                raw_client(&p, &[b'x'; 2100]),
                 raw_client(&p, b""),
                 // No newline before EOF still counts as a line.
                 raw_client(&p, b"status json"),

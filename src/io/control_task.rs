@@ -15,8 +15,13 @@ pub async fn serve(shell: Rc<Shell>, mut server: ControlServer) {
                 continue;
             }
         };
-        let Request::Status { json } = req;
-        let text = status_text(&shell, json);
+        let text = match req {
+            Request::Status { json } => status_text(&shell, json),
+            Request::MemberShow => super::membership::show(&shell),
+            Request::MemberInstall(b64) => super::membership::install(&shell, &b64),
+            Request::SecretNext(b64) => super::membership::secret_next(&shell, &b64),
+            Request::SecretRotate => super::membership::secret_rotate(&shell),
+        };
         if let Err(e) = reply.send(&text) {
             log::debug!("control reply: {e}");
         }
@@ -25,7 +30,9 @@ pub async fn serve(shell: Rc<Shell>, mut server: ControlServer) {
 
 /// The node's status plus what only the shell knows.
 pub fn status_text(shell: &Shell, json: bool) -> String {
-    let st = shell.node.borrow().status(shell.clock.now());
+    let now = shell.clock.now();
+    let st = shell.node.borrow().status(now);
+    let members = shell.node.borrow().membership_status();
     let mtu = super::tap::interface_mtu(shell.tap.name()).unwrap_or(0);
     let signalling = shell.signalling.borrow().clone();
     let q = |s: &str| {
@@ -48,16 +55,21 @@ pub fn status_text(shell: &Shell, json: bool) -> String {
                 shell.stats.tap_write_errors.get().to_string(),
             ),
             ("udp_truncated", shell.stats.udp_truncated.get().to_string()),
+            (
+                "membership",
+                super::membership::status_json(&members, now),
+            ),
         ];
         let mut s = st.to_json(&extra);
         s.push('\n');
         s
     } else {
-        let extra = [
+        let mut extra = vec![
             ("tap", format!("{} (MTU {mtu})", shell.tap.name())),
             ("udp", format!("port {}", shell.local_port)),
             ("xmpp", signalling),
         ];
+        extra.extend(super::membership::status_text(&members, now));
         st.to_text(&extra)
     }
 }

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod ifctl;
 pub mod keyfile;
 pub mod limits;
+pub mod membership;
 pub mod linkinfo;
 pub mod netif;
 pub mod netlink;

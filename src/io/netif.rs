@@ -171,7 +171,7 @@ fn recv(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 /// Counts nlmsghdr-framed messages (length u32 at offset 0, 4-aligned).
-fn count_messages(mut data: &[u8]) -> usize {
+pub(crate) fn count_messages(mut data: &[u8]) -> usize {
     let mut n = 0;
     while let Some(h) = data.first_chunk::<4>() {
         let len = u32::from_ne_bytes(*h) as usize;
@@ -179,7 +179,8 @@ fn count_messages(mut data: &[u8]) -> usize {
             break;
         }
         n += 1;
-        data = data.get((len + 3) & !3..).unwrap_or(&[]);
+        // saturating: on 32-bit targets a length near u32::MAX must not wrap.
+        data = data.get(len.saturating_add(3) & !3..).unwrap_or(&[]);
     }
     n
 }

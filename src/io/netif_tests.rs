@@ -48,6 +48,8 @@ fn netlink_message_counting() {
     assert_eq!(count_messages(&two), 2);
     assert_eq!(count_messages(&[0, 0, 0, 0]), 0);
     assert_eq!(count_messages(&[1, 2]), 0);
+    // The largest length: one message, the rest skipped (no wrap on 32 bits).
+    assert_eq!(count_messages(&u32::MAX.to_ne_bytes()), 1);
 }
 
 fn ip(args: &str) {

@@ -116,14 +116,24 @@ fn acked(mut req: Request) -> io::Result<()> {
     check_ack(&reply[..n])
 }
 
-fn check_ack(msg: &[u8]) -> io::Result<()> {
+pub(crate) fn check_ack(msg: &[u8]) -> io::Result<()> {
     let kind = u16_at(msg, 4).ok_or_else(|| bad("short reply"))?;
     if kind != NLMSG_ERROR {
         return Err(bad("expected an acknowledgement"));
     }
-    match u32_at(msg, NLMSG_HDR).ok_or_else(|| bad("short acknowledgement"))? as i32 {
+    match u32_at(msg, NLMSG_HDR).ok_or_else(|| bad("short acknowledgement"))? {
         0 => Ok(()),
-        errno => Err(io::Error::from_raw_os_error(-errno)),
+        error => Err(nlmsg_error(error)),
+    }
+}
+
+/// The error an `NLMSG_ERROR` reply's `error` field stands for. The kernel
+/// puts a negative errno there; anything else (a positive value, or one
+/// whose negation overflows) is reported as malformed, not trusted.
+fn nlmsg_error(error: u32) -> io::Error {
+    match (error as i32).checked_neg() {
+        Some(errno @ 1..) => io::Error::from_raw_os_error(errno),
+        _ => bad("error reply with an invalid error code"),
     }
 }
 
@@ -179,13 +189,13 @@ fn bad(what: &str) -> io::Error {
 }
 
 /// Finds IFLA_MASTER in a RTM_NEWLINK reply (or turns NLMSG_ERROR into an error).
-fn parse_master(msg: &[u8]) -> io::Result<Option<u32>> {
+pub(crate) fn parse_master(msg: &[u8]) -> io::Result<Option<u32>> {
     let len = u32_at(msg, 0).ok_or_else(|| bad("short reply"))? as usize;
     let kind = u16_at(msg, 4).ok_or_else(|| bad("short reply"))?;
     let msg = msg.get(..len).ok_or_else(|| bad("truncated reply"))?;
     if kind == NLMSG_ERROR {
-        let errno = u32_at(msg, NLMSG_HDR).ok_or_else(|| bad("short error"))? as i32;
-        return Err(io::Error::from_raw_os_error(-errno));
+        let error = u32_at(msg, NLMSG_HDR).ok_or_else(|| bad("short error"))?;
+        return Err(nlmsg_error(error));
     }
     if kind != RTM_NEWLINK {
         return Err(bad("unexpected reply type"));
@@ -295,6 +305,54 @@ mod tests {
             check_ack(&reply(&[])).unwrap_err().kind(),
             io::ErrorKind::InvalidData
         );
+    }
+
+    /// The fuzzer's input: an `NLMSG_ERROR` whose error field is
+    /// 0x80000000 (i32::MIN, whose negation overflows).
+    #[test]
+    fn error_code_that_overflows_negation() {
+        let m: Vec<u8> = (0..20)
+            .map(|i| {
+                u8::from_str_radix(
+                    &"0000000002000000000000000000000000000080"[2 * i..2 * i + 2],
+                    16,
+                )
+                .unwrap()
+            })
+            .collect();
+        assert_eq!(
+            check_ack(&m).unwrap_err().kind(),
+            io::ErrorKind::InvalidData
+        );
+        // parse_master honours nlmsg_len: 0 truncates to nothing; 20 reaches the field.
+        assert_eq!(
+            parse_master(&m).unwrap_err().kind(),
+            io::ErrorKind::InvalidData
+        );
+        let mut whole = m.clone();
+        whole[0..4].copy_from_slice(&20u32.to_ne_bytes());
+        assert_eq!(
+            parse_master(&whole).unwrap_err().kind(),
+            io::ErrorKind::InvalidData
+        );
+        // A positive "errno" is not an error the kernel sends either.
+        whole[16..20].copy_from_slice(&5i32.to_ne_bytes());
+        assert_eq!(
+            check_ack(&whole).unwrap_err().kind(),
+            io::ErrorKind::InvalidData
+        );
+        whole[16..20].copy_from_slice(&(-libc::EPERM).to_ne_bytes());
+        assert_eq!(
+            parse_master(&whole).unwrap_err().raw_os_error(),
+            Some(libc::EPERM)
+        );
+        // Every length field and offset at its extreme: errors, no panic.
+        let mut huge = reply(&[]);
+        huge[0..4].copy_from_slice(&u32::MAX.to_ne_bytes());
+        assert!(parse_master(&huge).is_err());
+        let mut attr = reply(&[(3, b"tap0\0")]);
+        attr[NLMSG_HDR + IFINFOMSG..][..2].copy_from_slice(&u16::MAX.to_ne_bytes());
+        assert_eq!(parse_master(&attr).unwrap(), None);
     }
 
     #[test]

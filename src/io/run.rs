@@ -104,6 +104,7 @@ pub struct Shell {
 impl Shell {
     /// Carries out every queued output of the node.
     pub fn flush(&self, node: &mut Node) {
+        super::membership::persist(&self.cfg, node);
         // Datagrams the kernel refused as too big (EMSGSIZE), told to the
         // node after the loop (its outputs are borrowed during it).
         let mut too_big: heapless::Vec<(SocketAddr, usize), 8> = heapless::Vec::new();
@@ -225,6 +226,7 @@ pub fn run(cfg: OverlayConfig, tap_override: Option<&str>, limits: Limits) -> Re
         mss_clamp: cfg.mss_clamp,
     };
     let mut node = Node::new(node_cfg, Rng::from_seed(seed), clock.now());
+    super::membership::setup(&cfg, &mut node, clock.now());
     node.set_tap_mac(tap.mac());
     log::info!(
         "node {} uid {} listening on UDP {local_port}",

@@ -65,7 +65,7 @@ pub async fn run(shell: Rc<Shell>) {
             })
             .await;
             if let Some(ev) = ev {
-                handle_event(&shell, ev);
+                handle_event(&shell, ev, &cmd_tx);
             }
             send_topology_signals(&shell, &cmd_tx).await;
             *shell.signalling.borrow_mut() = describe(&shell, &status.borrow());
@@ -90,13 +90,30 @@ async fn send_topology_signals(shell: &Shell, cmd: &channel::Sender<XmppCommand>
                 to,
                 signal: Signal::PingResp { uid: me },
             },
+            Some(SignalOut::Members) => match members_signal(shell) {
+                Some(signal) => XmppCommand::Broadcast(signal),
+                None => continue,
+            },
             None => return,
         };
         let _ = cmd.send(msg).await;
     }
 }
 
-fn handle_event(shell: &Shell, ev: XmppEvent) {
+/// The statement in force as a `members` signal (None: no statement).
+fn members_signal(shell: &Shell) -> Option<Signal> {
+    let node = shell.node.borrow();
+    let bytes = node.statement_bytes();
+    if bytes.is_empty() {
+        return None;
+    }
+    Some(Signal::Members {
+        uid: node.uid(),
+        statement: bytes.to_vec(),
+    })
+}
+
+fn handle_event(shell: &Shell, ev: XmppEvent, cmd: &channel::Sender<XmppCommand>) {
     match ev {
         XmppEvent::Online { jid } => log::info!("xmpp: online as {jid}"),
         XmppEvent::Disconnected { retry_in, reason } => {
@@ -118,6 +135,18 @@ fn handle_event(shell: &Shell, ev: XmppEvent) {
             Signal::Announce(a) => {
                 log::debug!("xmpp: announce of {} from {from}", a.ip4);
                 run::announce(shell, &to_info(&a), Source::Signal);
+                // A member that was offline may have missed revocations.
+                if let Some(signal) = members_signal(shell) {
+                    let _ = cmd.try_send(XmppCommand::SendTo { to: a.uid, signal });
+                }
+            }
+            Signal::Members { statement, .. } => {
+                shell
+                    .node
+                    .borrow_mut()
+                    .handle_signal_statement(shell.clock.now(), &statement);
+                let mut node = shell.node.borrow_mut();
+                shell.flush(&mut node);
             }
             Signal::Ping { uid } => shell
                 .node

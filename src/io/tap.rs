@@ -5,7 +5,13 @@
 //! The TAP is not persistent: the kernel deletes it when the descriptor is
 //! closed. `shutdown` (or drop) still detaches it from its bridge and removes
 //! its addresses first, so nothing is left even for an instant.
+//!
+//! A bridge can be deleted and re-created under a running TAP (netifd does
+//! that to `br-lan` on a network reload; the kernel drops every port with
+//! it): [`Tap::keep_bridged`], called on every netlink link change, joins
+//! the TAP to the new bridge of the same name.
 
+use std::cell::Cell;
 use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -173,6 +179,9 @@ pub struct Tap {
     ip4_set: bool,
     ip6_set: Option<(Ipv6Addr, u8)>,
     bridged: Option<String>,
+    /// The bridge ifindex a re-join last failed for, so a failing bridge
+    /// is reported once, not on every link change.
+    rejoin_failed: Cell<u32>,
     closed: bool,
 }
 
@@ -226,6 +235,7 @@ impl Tap {
             ip4_set: false,
             ip6_set: None,
             bridged: None,
+            rejoin_failed: Cell::new(0),
             closed: false,
         };
 
@@ -328,6 +338,45 @@ impl Tap {
         check_whole(n, frame.len())
     }
 
+    /// Makes the TAP a port of its configured bridge again when it is a port
+    /// of nothing (the bridge was deleted and re-created). Does nothing
+    /// without a bridge, while the bridge does not exist, while the TAP is
+    /// its port, or when the TAP is a port of another master (somebody
+    /// moved it there; that choice is left alone). Cheap: one RTM_GETLINK
+    /// and an ifindex lookup.
+    pub fn keep_bridged(&self) {
+        let Some(bridge) = self.bridged.as_deref() else {
+            return;
+        };
+        let Ok(want) = ifctl::if_index(bridge) else {
+            return;
+        };
+        match netlink::link_master(self.ifindex) {
+            Ok(None) => {}
+            Ok(Some(_)) => return,
+            Err(e) => {
+                log::debug!("TAP {}: cannot read its master: {e}", self.name);
+                return;
+            }
+        }
+        match join_bridge(bridge, self.ifindex) {
+            Ok(()) => {
+                self.rejoin_failed.set(0);
+                log::info!(
+                    "TAP {}: port of bridge {bridge} again (re-created, ifindex {want})",
+                    self.name
+                );
+            }
+            // Somebody joined it meanwhile (netifd, with the TAP in `ports`).
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {}
+            Err(e) => {
+                if self.rejoin_failed.replace(want) != want {
+                    log::warn!("TAP {}: cannot re-join bridge {bridge}: {e}", self.name);
+                }
+            }
+        }
+    }
+
     /// Undoes the setup and deletes the device. Also done on drop.
     pub fn shutdown(mut self) {
         self.teardown();
@@ -340,8 +389,17 @@ impl Tap {
         self.closed = true;
         let name = self.name.clone();
         if let Some(bridge) = self.bridged.take() {
-            if let Err(e) = leave_bridge(&bridge, self.ifindex) {
-                log::warn!("TAP {name}: leaving bridge {bridge}: {e}");
+            // Only while it is that bridge's port: the bridge may have gone
+            // (and not come back) since.
+            let port = match (ifctl::if_index(&bridge), netlink::link_master(self.ifindex)) {
+                (Ok(b), Ok(master)) => master == Some(b),
+                (Ok(_), Err(_)) => true,
+                (Err(_), _) => false,
+            };
+            if port {
+                if let Err(e) = leave_bridge(&bridge, self.ifindex) {
+                    log::warn!("TAP {name}: leaving bridge {bridge}: {e}");
+                }
             }
         }
         if let Some((ip6, prefix)) = self.ip6_set.take() {

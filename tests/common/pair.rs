@@ -51,11 +51,24 @@ pub fn pump(
     now: Instant,
     wire: &mut [u8],
 ) -> usize {
+    pump_noting(from, from_addr, to, now, wire, &mut 0)
+}
+
+/// `pump`, raising `largest` to the largest datagram moved.
+pub fn pump_noting(
+    from: &mut Node,
+    from_addr: SocketAddr,
+    to: &mut Node,
+    now: Instant,
+    wire: &mut [u8],
+    largest: &mut usize,
+) -> usize {
     let mut taps = 0;
     while let Some((dest, bytes)) = from.poll_transmit() {
         match dest {
             Dest::Udp(_) => {
                 let n = bytes.len();
+                *largest = (*largest).max(n);
                 wire[..n].copy_from_slice(bytes);
                 to.handle_datagram(now, from_addr, &mut wire[..n]);
             }
@@ -67,10 +80,21 @@ pub fn pump(
 
 /// Pumps both ways until nothing moves; returns TAP frames written.
 pub fn settle(a: &mut Node, b: &mut Node, now: Instant, wire: &mut [u8]) -> usize {
+    settle_noting(a, b, now, wire, &mut 0)
+}
+
+/// `settle`, raising `largest` to the largest datagram moved.
+pub fn settle_noting(
+    a: &mut Node,
+    b: &mut Node,
+    now: Instant,
+    wire: &mut [u8],
+    largest: &mut usize,
+) -> usize {
     let mut taps = 0;
     for _ in 0..8 {
-        taps += pump(a, addr(1), b, now, wire);
-        taps += pump(b, addr(2), a, now, wire);
+        taps += pump_noting(a, addr(1), b, now, wire, largest);
+        taps += pump_noting(b, addr(2), a, now, wire, largest);
     }
     taps
 }

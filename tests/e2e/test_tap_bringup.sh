@@ -3,7 +3,7 @@
 # kernel (`ip -j`), then SIGTERM or SIGINT: the process exits within 1 s and leaves
 # nothing behind (no device, no addresses, no bridge port, no socket).
 #   outer seed: 192.168.1.100/16 + fd50:dbc:41f2:4a3c:25c9:651:c297:fef3/64, MTU 1280, NOARP
-#   inner seed: 10.0.3.100/24 + fd50:dbc:41f2:4a3c:f46d:6281:ae45:f92e/64, MTU 1280, ARP on
+#   inner seed: 10.0.3.100/24 + fd50:dbc:41f2:4a3c:f46d:6281:ae45:f92e/64, MTU 1500, ARP on
 # Each run is alone in its own namespace (no peers, no routes: nothing leaves it).
 . "$(dirname "$0")/lib.sh"
 
@@ -22,13 +22,13 @@ json.dump(cfg, open(out, "w"), indent=1)
 PY
 }
 
-# check_link NS DEV IP4/LEN IP6/LEN NOARP(yes|no) [MASTER]: exact read-back.
+# check_link NS DEV IP4/LEN IP6/LEN NOARP(yes|no) MTU [MASTER]: exact read-back.
 check_link() {
     ip -n "$1" -j addr show dev "$2" >"$T_DIR/addr.json"
     ip -n "$1" -d -j link show dev "$2" >"$T_DIR/link.json"
-    python3 - "$T_DIR/addr.json" "$T_DIR/link.json" "$3" "$4" "$5" "${6:-}" <<'PY'
+    python3 - "$T_DIR/addr.json" "$T_DIR/link.json" "$3" "$4" "$5" "$6" "${7:-}" <<'PY'
 import json, sys
-addr_file, link_file, want4, want6, noarp, master = sys.argv[1:]
+addr_file, link_file, want4, want6, noarp, mtu, master = sys.argv[1:]
 a = json.load(open(addr_file))[0]
 l = json.load(open(link_file))[0]
 errors = []
@@ -37,7 +37,7 @@ v6 = sorted(f"{i['local']}/{i['prefixlen']}" for i in a["addr_info"]
             if i["family"] == "inet6" and i["scope"] != "link")
 if v4 != [want4]: errors.append(f"IPv4 {v4}, want [{want4}]")
 if v6 != [want6]: errors.append(f"IPv6 {v6}, want [{want6}]")
-if a["mtu"] != 1280: errors.append(f"MTU {a['mtu']}, want 1280")
+if a["mtu"] != int(mtu): errors.append(f"MTU {a['mtu']}, want {mtu}")
 if "UP" not in a["flags"]: errors.append(f"not UP: {a['flags']}")
 if ("NOARP" in a["flags"]) != (noarp == "yes"): errors.append(f"NOARP should be {noarp}: {a['flags']}")
 if l.get("linkinfo", {}).get("info_kind") != "tun": errors.append(f"not a tun/tap: {l.get('linkinfo')}")
@@ -74,14 +74,14 @@ if left: print("addresses left:", left); sys.exit(1)' "$dev" || fail "$name: add
     ok "$name: exited 0 in ${ms} ms after SIG$sig, $dev gone"
 }
 
-# run_case NAME SEED DEV IP4 IP6 NOARP SIG [BRIDGE]
+# run_case NAME SEED DEV IP4 IP6 NOARP SIG MTU [BRIDGE BRIDGE_MTU]
 run_case() {
-    local name=$1 seed=$2 dev=$3 ip4=$4 ip6=$5 noarp=$6 sig=$7 bridge=${8:-} ns pid extra='{}'
+    local name=$1 seed=$2 dev=$3 ip4=$4 ip6=$5 noarp=$6 sig=$7 mtu=$8 bridge=${9:-} ns pid extra='{}'
     ns="iptap-$name-$T_ID"
     ns_add "$ns"
     if [ -n "$bridge" ]; then
         ip -n "$ns" link add "$bridge" type bridge
-        ip -n "$ns" link set "$bridge" up
+        ip -n "$ns" link set "$bridge" mtu "${10}" up
         extra="{\"bridge\": \"$bridge\"}"
     fi
     seed_config "$seed" "$T_DIR/$name.json" "$name" "$extra"
@@ -92,11 +92,15 @@ run_case() {
     wait_dev "$ns" "$dev" || fail "$name: $dev did not come up"
     # Addresses are set right after UP; give the last ioctl a moment.
     for _ in 1 2 3 4 5 6 7 8 9 10; do
-        check_link "$ns" "$dev" "$ip4" "$ip6" "$noarp" "$bridge" >/dev/null && break
+        check_link "$ns" "$dev" "$ip4" "$ip6" "$noarp" "$mtu" "$bridge" >/dev/null && break
         sleep 0.1
     done
-    check_link "$ns" "$dev" "$ip4" "$ip6" "$noarp" "$bridge" || fail "$name: read-back differs"
-    ok "$name: $dev has $ip4, $ip6, MTU 1280, NOARP=$noarp${bridge:+, port of $bridge}"
+    check_link "$ns" "$dev" "$ip4" "$ip6" "$noarp" "$mtu" "$bridge" || fail "$name: read-back differs"
+    if [ -n "$bridge" ]; then
+        bm=$(ip -n "$ns" -j link show "$bridge" | python3 -c 'import json,sys;print(json.load(sys.stdin)[0]["mtu"])')
+        [ "$bm" = "${10}" ] || fail "$name: joining lowered $bridge's MTU from ${10} to $bm"
+    fi
+    ok "$name: $dev has $ip4, $ip6, MTU $mtu, NOARP=$noarp${bridge:+, port of $bridge (its MTU ${10} kept)}"
     stop_within "$ns" "$pid" "$dev" "$name" "$sig"
     if [ -n "$bridge" ]; then
         [ "$(ip -n "$ns" -j link show master "$bridge")" = "[]" ] ||
@@ -110,10 +114,11 @@ OUT6=fd50:dbc:41f2:4a3c:25c9:651:c297:fef3/64
 IN4=10.0.3.100/24
 IN6=fd50:dbc:41f2:4a3c:f46d:6281:ae45:f92e/64
 
-run_case outer seed-outer.json tunnel-tap "$OUT4" "$OUT6" yes TERM
-run_case inner seed-inner.json ipop "$IN4" "$IN6" no INT
-run_case bridged seed-inner.json ipop "$IN4" "$IN6" no TERM lxcbr0
-run_case outerbr seed-outer.json tunnel-tap "$OUT4" "$OUT6" yes INT br-lan
+# MTUs: L3 1280, switch mode 1500, a bridge's own (a jumbo one here).
+run_case outer seed-outer.json tunnel-tap "$OUT4" "$OUT6" yes TERM 1280
+run_case inner seed-inner.json ipop "$IN4" "$IN6" no INT 1500
+run_case bridged seed-inner.json ipop "$IN4" "$IN6" no TERM 9000 lxcbr0 9000
+run_case outerbr seed-outer.json tunnel-tap "$OUT4" "$OUT6" yes INT 1500 br-lan 1500
 
 # A missing bridge is a clear start-up error, and no TAP is left.
 ns="iptap-nobr-$T_ID"

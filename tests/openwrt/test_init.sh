@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Checks the OpenWrt procd init script, the default UCI file and the
-# uci-defaults script without a router: the init script is sourced by
-# dash (as busybox ash would run it) next to shims of functions.sh/procd.sh
-# that record every call; the test compares the exact call sequence for a
-# sample config (named, disabled, boolean spellings, bridge, underlay,
-# firewall port, unnamed and foreign sections).
+# Checks the OpenWrt procd init script, the default UCI file and the feed
+# Makefiles without a router: `/etc/init.d/ipop start` runs under dash (as
+# busybox ash would run it) through a stand-in of rc.common and shims of
+# functions.sh/procd.sh that record every call; the test compares the
+# exact call sequence for a sample config (named, disabled, boolean
+# spellings, bridge, firewall port, unnamed and foreign sections), then
+# evaluates the Makefile with GNU make against stand-ins of the SDK's
+# include files. What procd makes of the calls: test_procd.sh; the
+# uci-defaults script: test_defaults.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
@@ -18,8 +21,10 @@ command -v dash >/dev/null || fail "dash is needed (apt-get install dash)"
 sh_syntax() { dash -n "$1" || fail "$1: sh syntax error"; }
 sh_syntax $files/ipop.init
 sh_syntax $files/ipop.defaults
+sh_syntax $files/ipop-fwguard
 [ "$(head -1 $files/ipop.init)" = '#!/bin/sh /etc/rc.common' ] || fail "init shebang"
 [ "$(head -1 $files/ipop.defaults)" = '#!/bin/sh' ] || fail "defaults shebang"
+[ "$(head -1 $files/ipop-fwguard)" = '#!/bin/sh' ] || fail "guard shebang"
 
 # --- 1. init script: instances, arguments, triggers ---
 mkdir -p "$work/config"
@@ -57,24 +62,30 @@ config overlay 'lab2'
 	option listen_port '15805'
 UCI
 
+export SHIM_DIR=$repo/tests/openwrt/shims SHIM_ROOT=$work/root SHIM_UCI_DIR=$work/config
+export SHIM_LOG=$work/log PATH="$repo/tests/openwrt/shims/bin:$PATH"
+mkdir -p "$SHIM_ROOT/etc/init.d"
+cp $files/ipop.init "$SHIM_ROOT/etc/init.d/ipop"
+# `/etc/init.d/ipop start` through the rc.common stand-in; the call log
+# with the test root taken out of the paths.
 run_init() {
-	SHIM_LOG="$work/log" SHIM_UCI_DIR="$work/config" SHIM_DIR="$repo/tests/openwrt/shims" \
-		dash -c '. "$SHIM_DIR/functions.sh"; . "$1"; start_service; service_triggers; service_started' \
-		init "$repo/$files/ipop.init"
+	rm -f "$SHIM_ROOT/procd.json"
+	: >"$work/log"
+	dash "$SHIM_DIR/rc.common" "$SHIM_ROOT/etc/init.d/ipop" start
+	sed -i "s|$SHIM_ROOT||g" "$work/log"
 }
-: > "$work/log"
 run_init
 cat > "$work/expected" <<'LOG'
+procd_open_service ipop /etc/init.d/ipop
 mkdir -p -m 0700 /etc/ipop
 mkdir -p /var/run/ipop
 config_load ipop
 procd_open_instance outer
 procd_set_param command /usr/bin/ipop run --uci outer
-procd_set_param respawn 3600 5 5
+procd_set_param file /var/run/ipop/outer.uci /usr/bin/ipop
+procd_set_param respawn
 procd_set_param stdout 1
 procd_set_param stderr 1
-procd_set_param term_timeout 5
-procd_set_param file /etc/config/ipop
 procd_open_data
 json_add_array firewall
 json_add_object ''
@@ -90,30 +101,25 @@ procd_close_data
 procd_close_instance
 procd_open_instance inner
 procd_set_param command /usr/bin/ipop run --uci inner
-procd_set_param respawn 3600 5 5
+procd_set_param file /var/run/ipop/inner.uci /usr/bin/ipop
+procd_set_param respawn
 procd_set_param stdout 1
 procd_set_param stderr 1
-procd_set_param term_timeout 5
-procd_set_param file /etc/config/ipop
-procd_append_param netdev br-lan
-procd_append_param netdev tunnel-tap
 procd_close_instance
 procd_open_instance noflag
 procd_set_param command /usr/bin/ipop run --uci noflag
-procd_set_param respawn 3600 5 5
+procd_set_param file /var/run/ipop/noflag.uci /usr/bin/ipop
+procd_set_param respawn
 procd_set_param stdout 1
 procd_set_param stderr 1
-procd_set_param term_timeout 5
-procd_set_param file /etc/config/ipop
 procd_close_instance
 logger -t ipop 'overlay section cfg071234 has no name; skipped (write: config overlay 'NAME')'
 procd_open_instance lab2
 procd_set_param command /usr/bin/ipop run --uci lab2
-procd_set_param respawn 3600 5 5
+procd_set_param file /var/run/ipop/lab2.uci /usr/bin/ipop
+procd_set_param respawn
 procd_set_param stdout 1
 procd_set_param stderr 1
-procd_set_param term_timeout 5
-procd_set_param file /etc/config/ipop
 procd_open_data
 json_add_array firewall
 json_add_object ''
@@ -127,31 +133,47 @@ json_close_object
 json_close_array
 procd_close_data
 procd_close_instance
+procd_open_instance fw-guard
+procd_set_param command /usr/libexec/ipop-fwguard
+procd_set_param respawn
+procd_set_param stderr 1
+procd_close_instance
 procd_add_reload_trigger ipop
+procd_close_service set
 procd_set_config_changed firewall
 LOG
 diff -u "$work/expected" "$work/log" || fail "init script calls differ (- expected, + got)"
 grep -q '^USE_PROCD=1$' $files/ipop.init || fail "USE_PROCD"
 grep -q '^START=90$' $files/ipop.init || fail "START"
-echo "ok: init script declares outer, inner, noflag, lab2 with exact params and triggers"
+grep -q '^RUNDIR=/var/run/ipop$' $files/ipop.init || fail "RUNDIR (the shim moves it under the test root)"
+# Each instance's snapshot is its own section as `uci show` prints it.
+for s in outer inner noflag lab2; do
+	[ "$(cat "$SHIM_ROOT/var/run/ipop/$s.uci")" = "$(uci show "ipop.$s")" ] || fail "snapshot of $s"
+done
+[ "$(ls "$SHIM_ROOT/var/run/ipop" | tr '\n' ' ')" = "inner.uci lab2.uci noflag.uci outer.uci " ] ||
+	fail "snapshots: $(ls "$SHIM_ROOT/var/run/ipop")"
+echo "ok: init script declares outer, inner, noflag, lab2 and the guard with exact params and triggers"
 
 # The shipped default config: both seed overlays present and disabled -> no instance.
 cp $files/ipop.config "$work/config/ipop"
-: > "$work/log"
 run_init
-printf '%s\n' 'mkdir -p -m 0700 /etc/ipop' 'mkdir -p /var/run/ipop' 'config_load ipop' \
-	'procd_add_reload_trigger ipop' 'procd_set_config_changed firewall' > "$work/expected"
+printf '%s\n' 'procd_open_service ipop /etc/init.d/ipop' 'mkdir -p -m 0700 /etc/ipop' \
+	'mkdir -p /var/run/ipop' 'config_load ipop' 'procd_add_reload_trigger ipop' \
+	'procd_close_service set' 'procd_set_config_changed firewall' > "$work/expected"
 diff -u "$work/expected" "$work/log" || fail "default config must start nothing"
+# A stale snapshot of a section that is gone is removed at start.
+[ -z "$(ls "$SHIM_ROOT/var/run/ipop")" ] || fail "stale snapshots: $(ls "$SHIM_ROOT/var/run/ipop")"
 # ... and enabling both starts outer then inner.
 sed "s/option enabled '0'/option enabled '1'/" $files/ipop.config > "$work/config/ipop"
-: > "$work/log"
 run_init
 [ "$(grep '^procd_set_param command' "$work/log")" = "$(printf '%s\n' \
 	'procd_set_param command /usr/bin/ipop run --uci outer' \
-	'procd_set_param command /usr/bin/ipop run --uci inner')" ] || fail "enabled seed overlays"
+	'procd_set_param command /usr/bin/ipop run --uci inner' \
+	'procd_set_param command /usr/libexec/ipop-fwguard')" ] || fail "enabled seed overlays"
 grep -qx 'json_add_string dest_port 5800' "$work/log" || fail "outer port"
 grep -qx 'json_add_string dest_port 5805' "$work/log" || fail "inner port"
-echo "ok: default config starts nothing; enabled it runs outer then inner"
+grep -q 'netdev' "$work/log" && fail "procd netdev used"
+echo "ok: default config starts nothing; enabled it runs outer then inner (and the guard)"
 
 # --- 2. default /etc/config/ipop: exact sections and the options that matter ---
 [ "$(grep -c "^config overlay '" $files/ipop.config)" = 2 ] || fail "two overlay sections"
@@ -183,59 +205,115 @@ else
 	echo "note: \$IPOP_BIN has no 'check --uci' yet; option names not validated by ipop"
 fi
 
-# --- 3. uci-defaults: firewall zone, idempotent ---
-if [ -x "$tools/uci/bin/uci" ]; then
-	mkdir -p "$work/etc" "$work/bin" "$work/delta"
-	cat > "$work/etc/firewall" <<'FW'
-config defaults
-	option input 'REJECT'
+# (uci-defaults: test_defaults.sh; procd's behaviour: test_procd.sh)
 
-config zone 'lan'
-	option name 'lan'
-	list network 'lan'
-FW
-	# `uci` inside the script is the real libuci tool on a scratch config dir.
-	printf '#!/bin/sh\nLD_LIBRARY_PATH=%s exec %s -c %s -p %s "$@"\n' \
-		"$tools/uci/lib" "$tools/uci/bin/uci" "$work/etc" "$work/delta" > "$work/bin/uci"
-	chmod +x "$work/bin/uci"
-	PATH="$work/bin:$PATH" dash $files/ipop.defaults || fail "defaults exit status"
-	cp "$work/etc/firewall" "$work/fw1"
-	PATH="$work/bin:$PATH" dash $files/ipop.defaults || fail "defaults second run"
-	cmp -s "$work/fw1" "$work/etc/firewall" || fail "uci-defaults is not idempotent"
-	"$work/bin/uci" show firewall > "$work/show"
-	cat > "$work/expected" <<'SHOW'
-firewall.@defaults[0]=defaults
-firewall.@defaults[0].input='REJECT'
-firewall.lan=zone
-firewall.lan.name='lan'
-firewall.lan.network='lan'
-firewall.ipop=zone
-firewall.ipop.name='ipop'
-firewall.ipop.device='ipop+' 'tunnel-tap'
-firewall.ipop.input='ACCEPT'
-firewall.ipop.output='ACCEPT'
-firewall.ipop.forward='REJECT'
-firewall.ipop.mtu_fix='1'
-firewall.ipop_lan=forwarding
-firewall.ipop_lan.src='lan'
-firewall.ipop_lan.dest='ipop'
-SHOW
-	diff -u "$work/expected" "$work/show" || fail "firewall after uci-defaults"
-	echo "ok: uci-defaults adds the ipop zone once (real libuci)"
-else
-	echo "note: ../shared/tools/uci absent; uci-defaults run not available (syntax checked)"
-fi
-
-# --- 4. feed Makefile and sysupgrade keep list ---
+# --- 3. feed Makefiles, licence ---
 mk=openwrt/net/ipop/Makefile
+lmk=openwrt/luci-app-ipop/Makefile
 for want in 'PKG_NAME:=ipop' 'PKG_RELEASE:=1' 'PKG_BUILD_DEPENDS:=rust/host' \
 	'DEPENDS:=$(RUST_ARCH_DEPENDS) +kmod-tun' '$(eval $(call RustBinPackage,ipop))' \
 	'$(eval $(call BuildPackage,ipop))' 'include $(TOPDIR)/feeds/packages/lang/rust/rust-package.mk' \
-	'$(call Build/Compile/Cargo,,--no-default-features)'; do
+	'$(call Build/Compile/Cargo,,--no-default-features)' 'PKG_LICENSE:=MIT' \
+	'PKG_LICENSE_FILES:=LICENSE' 'CONFIG_USE_APK' '/lib/apk/packages/ipop.list'; do
 	grep -qF -- "$want" $mk || fail "Makefile lacks: $want"
 done
 ver=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 grep -qx "PKG_VERSION:=$ver" $mk || fail "PKG_VERSION differs from Cargo.toml ($ver)"
-[ "$(cat $files/ipop.keep)" = /etc/ipop/ ] || fail "keep.d content"
-echo "ok: Makefile and keep.d"
+# apk's version rule (digits and dots, -rN): what 25.12 accepts.
+[[ "$ver-r1" =~ ^[0-9]+(\.[0-9]+)*-r[0-9]+$ ]] || fail "version $ver-r1 is not an apk version"
+[ "$(sed -n '/^define Package\/ipop\/conffiles$/,/^endef$/p' $mk | sed '1d;$d')" = \
+	"$(printf '/etc/config/ipop\n/etc/ipop/')" ] || fail "conffiles"
+# The SDK writes lib/upgrade/keep.d/ipop from the conffiles that are no
+# file; installing one too would list /etc/ipop/ twice.
+grep -q 'keep.d' <(sed -n '/^define Package\/ipop\/install$/,/^endef$/p' $mk) &&
+	fail "Makefile installs a keep.d file (the SDK makes it)"
+# Every file under files/ is installed, and every installed one exists.
+for f in $files/*; do
+	grep -q "\./files/$(basename "$f") " $mk || fail "$f is not installed by the Makefile"
+done
+for f in $(grep -o '\./files/[A-Za-z0-9._-]*' $mk); do
+	[ -f "openwrt/net/ipop/$f" ] || fail "Makefile installs missing $f"
+done
+
+# Evaluate the Makefile with GNU make against stand-ins of the SDK's
+# include files (rules.mk, package.mk, and a rust-package.mk that sets
+# CARGO_PKG_VARS the way the packages feed's does).
+if command -v make >/dev/null; then
+	sdk=$work/sdk
+	mkdir -p "$sdk/include" "$sdk/feeds/packages/lang/rust"
+	: > "$sdk/rules.mk"
+	: > "$sdk/include/package.mk"
+	cat > "$sdk/feeds/packages/lang/rust/rust-package.mk" <<'MK'
+CARGO_RUSTFLAGS+=-Ctarget-feature=-crt-static
+CARGO_PKG_CONFIG_VARS= \
+	CARGO_BUILD_TARGET=mipsel-unknown-linux-musl \
+	CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
+	CARGO_PROFILE_RELEASE_DEBUG=false \
+	CARGO_PROFILE_RELEASE_LTO=true \
+	CARGO_PROFILE_RELEASE_OPT_LEVEL=s \
+	CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=true \
+	CARGO_PROFILE_RELEASE_PANIC=unwind \
+	RUSTFLAGS="$(CARGO_RUSTFLAGS)"
+CARGO_PKG_VARS= $(CARGO_PKG_CONFIG_VARS) CC=cc MAKEFLAGS="-j1"
+RUST_ARCH_DEPENDS:=@(mipsel||x86_64)
+define RustBinPackage
+endef
+define BuildPackage
+endef
+MK
+	cat > "$sdk/print.mk" <<'MK'
+print:
+	@echo 'VARS $(CARGO_PKG_VARS)'
+	@echo 'DEPS $(PKG_FILE_DEPENDS)'
+	@echo 'COPY $(subst $(IPOP_SRC)/,,$(filter $(IPOP_SRC)/%,$(Build/Prepare)))'
+MK
+	make -s -C openwrt/net/ipop -f Makefile -f "$sdk/print.mk" TOPDIR="$sdk" \
+		INCLUDE_DIR="$sdk/include" print > "$work/make.out" || fail "make could not read $mk"
+	vars=$(sed -n 's/^VARS //p' "$work/make.out")
+	prof=$(tr ' ' '\n' <<<"$vars" | grep '^CARGO_PROFILE_' | tr '\n' ' ')
+	[ "$prof" = "CARGO_PROFILE_RELEASE_PANIC=abort " ] ||
+		fail "cargo's profile environment: '$prof' (Cargo.toml's profile must apply, panic=abort)"
+	grep -q 'RUSTFLAGS="-Ctarget-feature=-crt-static"' <<<"$vars" ||
+		fail "RUSTFLAGS changed (linking is meant to stay dynamic, as the SDK does it): $vars"
+	deps=$(sed -n 's/^DEPS //p' "$work/make.out")
+	copied=$(sed -n 's/^COPY //p' "$work/make.out")
+	for c in $copied; do
+		[ -e "$c" ] || fail "Build/Prepare copies missing $c"
+		grep -q "$repo/$c\b" <<<"$deps" || fail "PKG_FILE_DEPENDS lacks $c (edits there would not rebuild)"
+	done
+	for c in Cargo.toml Cargo.lock src boards LICENSE; do
+		grep -qw "$c" <<<"$copied" || fail "Build/Prepare does not copy $c"
+	done
+	# The copy Build/Prepare makes is enough to build the binary (what the
+	# SDK's cargo install compiles): cargo check on exactly those files.
+	if command -v cargo >/dev/null; then
+		mkdir -p "$work/pkgbuild"
+		(cd "$repo" && cp -r $copied "$work/pkgbuild/")
+		CARGO_TARGET_DIR="$repo/target/openwrt-copy-check" cargo check -q --locked --offline \
+			--no-default-features --manifest-path "$work/pkgbuild/Cargo.toml" 2>"$work/check.err" ||
+			{ cat "$work/check.err"; fail "the crate does not build from Build/Prepare's copy"; }
+		echo "ok: the crate builds from Build/Prepare's copy alone ($copied)"
+	else
+		echo "note: cargo absent; the build from Build/Prepare's copy was not tried"
+	fi
+	echo "ok: make reads the Makefile: only CARGO_PROFILE_RELEASE_PANIC=abort overrides Cargo.toml, PKG_FILE_DEPENDS covers $copied"
+else
+	echo "note: make absent; the Makefile was only grepped"
+fi
+
+# Metadata: one maintainer and URL for both packages, none a placeholder.
+maint=$(sed -n 's/^PKG_MAINTAINER:=//p' $mk)
+url=$(sed -n 's/^[[:space:]]*URL:=//p' $mk)
+[ -n "$maint" ] && [ -n "$url" ] || fail "maintainer or URL missing"
+case "$maint $url" in *example.org* | *ipop-project* | *"<Name>"*) fail "placeholder metadata: $maint $url" ;; esac
+[ "$(sed -n 's/^LUCI_MAINTAINER:=//p' $lmk)" = "$maint" ] || fail "LUCI_MAINTAINER differs from PKG_MAINTAINER"
+[ "$(sed -n 's/^LUCI_URL:=//p' $lmk)" = "$url" ] || fail "LUCI_URL differs from URL"
+for want in 'PKG_LICENSE:=MIT' 'PKG_LICENSE_FILES:=LICENSE' 'include $(TOPDIR)/feeds/luci/luci.mk'; do
+	grep -qxF -- "$want" $lmk || fail "$lmk lacks: $want"
+done
+[ -f LICENSE ] || fail "no LICENSE at the repository root"
+[ "$(head -1 LICENSE)" = "MIT License" ] && grep -q '^Permission is hereby granted, free of charge' LICENSE ||
+	fail "LICENSE is not the MIT licence"
+grep -qx 'license = "MIT"' Cargo.toml || fail "Cargo.toml: license"
+echo "ok: Makefiles (metadata, conffiles, installs), MIT LICENSE named in Cargo.toml and both Makefiles"
 echo "PASS test_init.sh"

@@ -2,7 +2,9 @@
 # Builds ipop's ipk and luci-app-ipop's ipk with scripts/mkipk from a binary
 # (the cross-built mipsel one if present, else $IPOP_BIN or the native
 # release build), unpacks them and checks every field, path, mode and owner,
-# that the build is reproducible, that postinst/prerm call OpenWrt's
+# that control fields, conffiles, keep.d and Depends are what the SDK
+# would write for the same Makefiles, that the build is reproducible,
+# that postinst/prerm call OpenWrt's
 # default_postinst/default_prerm, and installs both with OpenWrt's own opkg
 # (../shared/tools/opkg/opkg-try) when that is available.
 set -euo pipefail
@@ -99,17 +101,22 @@ check_outer "$ipk" "$u"
 	fail "control.tar.gz members: $(tar -tzf "$u/control.tar.gz" | tr '\n' ' ')"
 size=$(stat -c %s "$u/data/usr/bin/ipop")
 expect_size=$(( size + $(cat openwrt/net/ipop/files/ipop.init openwrt/net/ipop/files/ipop.config \
-	openwrt/net/ipop/files/ipop.defaults openwrt/net/ipop/files/ipop.keep | wc -c) ))
+	openwrt/net/ipop/files/ipop.defaults openwrt/net/ipop/files/ipop-fwguard | wc -c) + 11 ))
+# What an SDK build of openwrt/net/ipop/Makefile writes (include/package-pack.mk).
+maint=$(sed -n 's/^PKG_MAINTAINER:=//p' openwrt/net/ipop/Makefile)
+url=$(sed -n 's/^[[:space:]]*URL:=//p' openwrt/net/ipop/Makefile)
 cat > "$work/control.want" <<CTRL
 Package: ipop
 Version: $full
-Depends: kmod-tun
+Depends: libc, kmod-tun
 Source: openwrt/net/ipop
 SourceName: ipop
 License: MIT
+LicenseFiles: LICENSE
 Section: net
 SourceDateEpoch: 1700000000
-Maintainer: ipop developers <ipop@example.org>
+URL: $url
+Maintainer: $maint
 Architecture: $arch
 Installed-Size: $expect_size
 Description: IP-over-P2P GroupVPN node
@@ -118,7 +125,18 @@ Description: IP-over-P2P GroupVPN node
  static list. Reads IPOP 16.01 JSON configs and /etc/config/ipop.
 CTRL
 diff -u "$work/control.want" "$u/control/control" || fail "ipop control file"
-[ "$(cat "$u/control/conffiles")" = /etc/config/ipop ] || fail "conffiles"
+# Depends as the SDK derives it: libc (PKG_DEFAULT_DEPENDS) first, then
+# DEPENDS without its @ conditions and + marks.
+sdk_depends() {
+	printf 'libc'
+	sed -n "s/^[[:space:]]*$1:=//p" "$2" | tr ' ' '\n' | grep -v '^\$(RUST_ARCH_DEPENDS)$' |
+		grep -v '^@' | sed -n 's/^+//p' | sed 's/^/, /' | tr -d '\n'
+}
+[ "$(sed -n 's/^Depends: //p' "$u/control/control")" = "$(sdk_depends DEPENDS openwrt/net/ipop/Makefile)" ] ||
+	fail "ipop Depends differs from the Makefile's ($(sdk_depends DEPENDS openwrt/net/ipop/Makefile))"
+[ "$(cat "$u/control/conffiles")" = "$(printf '/etc/config/ipop\n/etc/ipop/')" ] || fail "conffiles"
+# As the SDK: conffiles that are no file of the package go to keep.d.
+[ "$(cat "$u/data/lib/upgrade/keep.d/ipop")" = /etc/ipop/ ] || fail "keep.d content"
 cat > "$work/modes.want" <<MODES
 drwxr-xr-x ./
 drwxr-xr-x ./etc/
@@ -135,11 +153,13 @@ drwxr-xr-x ./lib/upgrade/keep.d/
 drwxr-xr-x ./usr/
 drwxr-xr-x ./usr/bin/
 -rwxr-xr-x ./usr/bin/ipop
+drwxr-xr-x ./usr/libexec/
+-rwxr-xr-x ./usr/libexec/ipop-fwguard
 MODES
 modes "$u/data.list" | diff -u "$work/modes.want" - || fail "ipop data paths/modes"
 cmp -s "$bin" "$u/data/usr/bin/ipop" || fail "usr/bin/ipop differs from $bin"
 for f in ipop.init:etc/init.d/ipop ipop.config:etc/config/ipop ipop.defaults:etc/uci-defaults/90-ipop \
-	ipop.keep:lib/upgrade/keep.d/ipop; do
+	ipop-fwguard:usr/libexec/ipop-fwguard; do
 	cmp -s "openwrt/net/ipop/files/${f%%:*}" "$u/data/${f#*:}" || fail "${f#*:} differs from ${f%%:*}"
 done
 grep -qx -- '-rwxr-xr-x ./postinst' <(modes "$u/control.list") || fail "postinst mode"
@@ -179,19 +199,23 @@ lsize=$(find openwrt/luci-app-ipop/htdocs openwrt/luci-app-ipop/root -type f -pr
 cat > "$work/lcontrol.want" <<CTRL
 Package: luci-app-ipop
 Version: $full
-Depends: ipop, luci-base
+Depends: libc, ipop, luci-base
 Source: openwrt/luci-app-ipop
 SourceName: luci-app-ipop
 License: MIT
+LicenseFiles: LICENSE
 Section: luci
 SourceDateEpoch: 1700000000
-Maintainer: ipop developers <ipop@example.org>
+URL: $(sed -n 's/^LUCI_URL:=//p' openwrt/luci-app-ipop/Makefile)
+Maintainer: $(sed -n 's/^LUCI_MAINTAINER:=//p' openwrt/luci-app-ipop/Makefile)
 Architecture: all
 Installed-Size: $lsize
-Description: LuCI support for ipop
+Description: LuCI support for ipop (IP-over-P2P GroupVPN)
  Web pages to configure ipop overlays and to see their peers and links.
 CTRL
 diff -u "$work/lcontrol.want" "$l/control/control" || fail "luci control file"
+[ "$(sed -n 's/^Depends: //p' "$l/control/control")" = "$(sdk_depends LUCI_DEPENDS openwrt/luci-app-ipop/Makefile)" ] ||
+	fail "luci Depends differs from the Makefile's"
 [ ! -e "$l/control/conffiles" ] || fail "luci has no conffiles"
 cat > "$work/lmodes.want" <<MODES
 drwxr-xr-x ./

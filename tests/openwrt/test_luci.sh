@@ -36,9 +36,10 @@ names = [o["name"] for o in form["options"]]
 dups = {n for n in names if names.count(n) > 1}
 assert not dups, f"options declared twice: {dups}"
 expected = {
- "general": ["enabled", "tap_name", "ip4", "ip4_mask", "switchmode", "bridge", "mtu", "listen_port", "vpn_type"],
+ "general": ["enabled", "tap_name", "ip4", "ip4_mask", "switchmode", "bridge", "mtu", "mss_clamp", "listen_port", "vpn_type"],
  "xmpp": ["xmpp_username", "xmpp_password", "xmpp_host", "xmpp_port", "xmpp_ca_file", "xmpp_pinned_cert", "xmpp_insecure"],
- "links": ["network_ignore_list", "stun", "turn", "static_peer", "group_secret", "underlay_dev"],
+ "links": ["network_ignore_list", "stun", "turn", "static_peer", "group_secret", "group_secret_next",
+           "group_secret_grace", "revoked_key", "operator_key"],
  "topology": ["sec", "num_successors", "num_chords", "num_on_demand", "num_inbound", "ttl_link_initial",
               "ttl_link_pulse", "ttl_chord", "ttl_on_demand", "threshold_on_demand", "timer_interval",
               "interval_management", "num_pings", "interval_ping"],
@@ -50,9 +51,9 @@ for o in form["options"]:
     got.setdefault(o["tab"], []).append(o["name"])
 assert got == expected, f"options per tab differ:\n got {got}\nwant {expected}"
 # Secrets are password fields; lists are DynamicLists; checks on key values.
-for n in ["xmpp_password", "group_secret"]:
+for n in ["xmpp_password", "group_secret", "group_secret_next"]:
     assert opts[n]["password"], n
-for n in ["network_ignore_list", "stun", "turn", "static_peer"]:
+for n in ["network_ignore_list", "stun", "turn", "static_peer", "revoked_key"]:
     assert opts[n]["type"] == "DynamicList", n
 assert opts["ip4"]["datatype"] == 'ip4addr("nomask")'
 assert opts["listen_port"]["datatype"] == "port"
@@ -70,7 +71,7 @@ if os.path.exists(sys.argv[2]):
     assert len(honoured) >= 30, f"could not read the key table ({len(honoured)} keys)"
     missing = [k for k in honoured if k not in opts]
     assert not missing, f"UCI options missing from the LuCI form: {missing}"
-    extra = [n for n in names if n not in honoured and n not in ("enabled", "underlay_dev")]
+    extra = [n for n in names if n not in honoured and n != "enabled"]
     assert not extra, f"LuCI options ipop does not know: {extra}"
     print(f"ok: the form covers all {len(honoured)} honoured keys of src/config/keys.rs")
 else:
@@ -82,8 +83,8 @@ cat > "$work/status.json" <<'JSON'
 {"overlays": [
   {"name": "outer", "enabled": true, "status": {"uid": "25c9651c297fef3", "ip4": "192.168.1.100",
    "tap": "tunnel-tap", "uptime_s": 90061, "switchmode": false, "drops": {"replay": 0, "bad_mac": 3},
-   "peers": [{"uid": "aa01", "ip4": "192.168.1.101", "state": "connected"},
-             {"uid": "aa02", "ip4": "192.168.1.102", "state": "trying", "rtt_ms": 12}]}},
+   "peers": [{"uid": "aa01", "ip4": "192.168.1.101", "state": "connected", "path_mtu": 1400, "path_mtu_searching": false},
+             {"uid": "aa02", "ip4": "192.168.1.102", "state": "trying", "rtt_ms": 12, "path_mtu": 1200, "path_mtu_searching": true}]}},
   {"name": "inner", "enabled": true, "status": {"error": "not running"}},
   {"name": "lab", "enabled": false, "status": {"error": "not running"}}],
  "services": {"instances": {"outer": {"running": true}}}}
@@ -100,9 +101,9 @@ outer (running)
 |uptime_s|1d 01:01:01
 |drops|bad_mac 3
 Peers
-|uid|ip4|state|rtt_ms
-|aa01|192.168.1.101|connected|-
-|aa02|192.168.1.102|trying|12
+|uid|ip4|state|path_mtu|rtt_ms
+|aa01|192.168.1.101|connected|1400|-
+|aa02|192.168.1.102|trying|1200 (probing)|12
 inner (not running)
 No status: not running
 lab (disabled)

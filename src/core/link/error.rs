@@ -20,6 +20,8 @@ pub enum LinkError {
     /// handshake the peer started is waiting for our first packet); the
     /// retransmit timer takes care of it.
     HandshakeInProgress,
+    /// The key is revoked (or not on the allow-list).
+    Refused,
 }
 
 impl fmt::Display for LinkError {
@@ -31,6 +33,7 @@ impl fmt::Display for LinkError {
             LinkError::BadKey => "unusable public key (own key or low-order point)",
             LinkError::BufferTooSmall => "output buffer too small",
             LinkError::HandshakeInProgress => "a handshake with this peer is already in progress",
+            LinkError::Refused => "the key is revoked or not on the allow-list",
         })
     }
 }
@@ -70,10 +73,12 @@ pub enum DropReason {
     BufferTooSmall,
     /// Peer table full while accepting an unknown initiator.
     TooManyPeers,
+    /// Initiation from a revoked key (or one not on the allow-list).
+    Revoked,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 15] = [
+    pub const ALL: [DropReason; 16] = [
         DropReason::Truncated,
         DropReason::BadLength,
         DropReason::BadType,
@@ -89,6 +94,7 @@ impl DropReason {
         DropReason::NoSession,
         DropReason::BufferTooSmall,
         DropReason::TooManyPeers,
+        DropReason::Revoked,
     ];
     pub const COUNT: usize = DropReason::ALL.len();
 
@@ -110,6 +116,7 @@ impl DropReason {
             DropReason::NoSession => "no_session",
             DropReason::BufferTooSmall => "buffer_too_small",
             DropReason::TooManyPeers => "too_many_peers",
+            DropReason::Revoked => "revoked",
         }
     }
 }
@@ -129,7 +136,7 @@ mod tests {
         for (i, r) in DropReason::ALL.iter().enumerate() {
             assert_eq!(*r as usize, i);
         }
-        assert_eq!(DropReason::COUNT, 15);
+        assert_eq!(DropReason::COUNT, 16);
         assert_eq!(DropReason::RateLimited.as_str(), "rate_limited");
         assert_eq!(
             LinkError::NoSession.to_string(),

@@ -192,6 +192,19 @@ pub fn read_response(
     msg: &[u8],
     ops: &mut u64,
 ) -> Result<SessionKeys, DropReason> {
+    read_response_any(state, local, &[Some((*psk, false))], msg, ops).map(|(k, _)| k)
+}
+
+/// Reads a response under the first of `psks` that opens it (the DH work
+/// is done once; each further PSK costs two BLAKE2s chains and one AEAD
+/// check). Returns the keys and the flag that PSK carries.
+pub fn read_response_any(
+    state: &InitiatorState,
+    local: &StaticSecret,
+    psks: &[Option<([u8; 32], bool)>],
+    msg: &[u8],
+    ops: &mut u64,
+) -> Result<(SessionKeys, bool), DropReason> {
     let mut sym = state.sym.clone();
     let e: [u8; 32] = take(msg, field::response::EPHEMERAL);
     sym.mix_hash(&e);
@@ -200,16 +213,22 @@ pub fn read_response(
     sym.mix_key(&ee);
     let se = dh(local, &e, ops)?;
     sym.mix_key(&se);
-    let k = sym.mix_key_and_hash(psk);
     let tag: [u8; TAG_LEN] = take(msg, field::response::EMPTY);
-    if !sym.decrypt_and_hash(&k, &mut [], &tag) {
-        return Err(DropReason::AeadFail);
+    for (psk, flag) in psks.iter().flatten() {
+        let mut s = sym.clone();
+        let k = s.mix_key_and_hash(psk);
+        if s.decrypt_and_hash(&k, &mut [], &tag) {
+            let (i2r, r2i) = s.split();
+            return Ok((
+                SessionKeys {
+                    send: i2r,
+                    recv: r2i,
+                },
+                *flag,
+            ));
+        }
     }
-    let (i2r, r2i) = sym.split();
-    Ok(SessionKeys {
-        send: i2r,
-        recv: r2i,
-    })
+    Err(DropReason::AeadFail)
 }
 
 fn join<const N: usize>(a: &[u8], b: &[u8]) -> [u8; N] {

@@ -29,8 +29,10 @@ pub mod error;
 pub mod handshake;
 pub mod noise;
 pub mod peer;
+pub mod psk;
 pub mod ratelimit;
 mod receive;
+pub mod refuse;
 pub mod replay;
 mod send;
 pub mod session;
@@ -41,6 +43,8 @@ pub mod wire;
 mod flood_tests;
 #[cfg(test)]
 mod fuzz_tests;
+#[cfg(test)]
+mod membership_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -61,6 +65,8 @@ use consts::*;
 use cookie::CookieChecker;
 use noise::Symmetric;
 use peer::Peer;
+use psk::{PskStatus, Psks};
+use refuse::{Refusals, Tried};
 use ratelimit::RateLimiter;
 use send::send_on_current;
 use timers::Timers;
@@ -123,7 +129,9 @@ pub enum Received<'a> {
 pub struct Links {
     secret: StaticSecret,
     public: [u8; 32],
-    psk: [u8; 32],
+    psks: Psks,
+    /// Revoked keys and the allow-list: refused in handshakes.
+    refusals: Refusals,
     /// Hash state after the prologue (same for every handshake).
     initial: Symmetric,
     /// Hash state after also mixing our own public key (responder start).
@@ -161,7 +169,8 @@ impl Links {
         Links {
             secret,
             public,
-            psk: cfg.psk,
+            psks: Psks::new(cfg.psk),
+            refusals: Refusals::default(),
             initial,
             responder_start,
             checker: CookieChecker::new(&public),
@@ -195,6 +204,9 @@ impl Links {
         }
         if public_key == self.public {
             return Err(LinkError::BadKey);
+        }
+        if self.refusals.refuses(&public_key) {
+            return Err(LinkError::Refused);
         }
         let slot = match self.peers.iter().position(Option::is_none) {
             Some(i) => i,
@@ -401,6 +413,74 @@ impl Links {
     /// Cookie replies sent (the node was under handshake load).
     pub fn cookie_replies_sent(&self) -> u64 {
         self.cookie_replies_sent
+    }
+
+    /// Sets the keys refused in handshakes: `revoked`, and with an
+    /// allow-list every key not on it. Existing peers are not touched (the
+    /// node removes them); `add_peer` refuses such keys from now on.
+    pub fn set_refusals(&mut self, revoked: Vec<[u8; 32]>, allowed: Option<Vec<[u8; 32]>>) {
+        self.refusals.set(revoked, allowed);
+    }
+
+    /// Whether handshakes with `key` are refused.
+    pub fn refuses(&self, key: &[u8; 32]) -> bool {
+        self.refusals.refuses(key)
+    }
+
+    /// Refused keys that tried to link, with counts (for `ipop status`).
+    pub fn refused_tries(&self) -> &[Tried] {
+        self.refusals.tried()
+    }
+
+    /// Holds `psk` as the next group secret (see `psk` for the rules).
+    pub fn set_next_psk(&mut self, psk: [u8; 32]) {
+        self.psks.set_next(psk);
+    }
+
+    /// How long the old secret stays acceptable after a rotation.
+    pub fn set_psk_grace(&mut self, grace: Duration) {
+        self.psks.set_grace(grace);
+    }
+
+    /// Starts initiating with the next secret now and re-keys every
+    /// established session under it (old sessions carry data until the
+    /// new ones are up). False without a next secret.
+    pub fn rotate_psk(&mut self, now: Instant) -> bool {
+        if !self.psks.rotate(now) {
+            return false;
+        }
+        self.rekey_all(now);
+        true
+    }
+
+    /// Erases the previous secret once its grace has run out (call from
+    /// the node's timer work); true when it did.
+    pub fn expire_psk(&mut self, now: Instant) -> bool {
+        self.psks.expire(now)
+    }
+
+    /// When `expire_psk` has work.
+    pub fn psk_deadline(&self) -> Option<Instant> {
+        self.psks.deadline()
+    }
+
+    pub fn psk_status(&self) -> PskStatus {
+        self.psks.status()
+    }
+
+    /// A peer showed it uses the next secret: adopt it (no re-key; new
+    /// handshakes use it).
+    pub(super) fn adopt_next_psk(&mut self, now: Instant) {
+        self.psks.rotate(now);
+    }
+
+    /// Asks for a fresh handshake with every peer that has a session.
+    fn rekey_all(&mut self, now: Instant) {
+        for p in self.peers.iter_mut().flatten() {
+            if p.current.is_some() && p.pending.is_none() {
+                p.timers.set(timers::TimerKind::SendInitiation, now);
+            }
+        }
     }
 
     fn peer(&self, peer: PeerId) -> Option<&Peer> {

@@ -66,6 +66,9 @@ pub struct Peer {
     /// hold the PSK (no transport message received on a session with it):
     /// may be evicted to make room.
     pub provisional: bool,
+    /// Our `next` session was answered with the next group secret: its
+    /// confirmation proves the peer uses that secret.
+    pub answered_with_next: bool,
 }
 
 /// Index layout: bits 0..2 slot, 2..18 peer number, 18..32 random tag. The
@@ -104,6 +107,7 @@ impl Peer {
             timers,
             counters: Counters::default(),
             provisional: false,
+            answered_with_next: false,
         }
     }
 

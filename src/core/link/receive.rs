@@ -72,6 +72,12 @@ impl Links {
             msg,
             &mut self.dh_ops,
         )?;
+        // The static key is only readable after the first DH; a revoked
+        // key goes no further (no table entry, no response).
+        if self.refusals.refuses(&read.static_key) {
+            self.refusals.note(now, &read.static_key);
+            return Err(DropReason::Revoked);
+        }
         let id = match self.find_peer(&read.static_key) {
             Some(id) => id,
             None if self.accept_unknown => self.add_provisional(now, read.static_key)?,
@@ -81,7 +87,9 @@ impl Links {
         let p = self.peer_slot_mut(idx).ok_or(DropReason::UnknownPeer)?;
         let ts = handshake::read_initiation_timestamp(&mut read, &p.static_static, msg)?;
         check_timestamp(p, now, &ts)?;
-        let len = self.respond(now, idx, read, u32_at(msg, field::initiation::SENDER), out)?;
+        let tag = msg.get(1).copied().unwrap_or(0);
+        let sender = u32_at(msg, field::initiation::SENDER);
+        let len = self.respond(now, idx, read, sender, tag, out)?;
         self.note_received(idx, now, msg.len());
         if let Some(r) = self
             .recent_initiations
@@ -141,13 +149,15 @@ impl Links {
         idx: usize,
         read: InitiationRead,
         remote_index: u32,
+        psk_tag: u8,
         out: &mut [u8],
     ) -> Result<usize, DropReason> {
         let ephemeral = StaticSecret::from(self.rng.bytes::<32>());
         let msg = out
             .get_mut(..RESPONSE_LEN)
             .ok_or(DropReason::BufferTooSmall)?;
-        let keys = handshake::write_response(read, &ephemeral, &self.psk, msg, &mut self.dh_ops)?;
+        let (psk, with_next) = self.psks.for_tag(psk_tag);
+        let keys = handshake::write_response(read, &ephemeral, psk, msg, &mut self.dh_ops)?;
         let rng = &mut self.rng;
         let p = self
             .peers
@@ -175,6 +185,7 @@ impl Links {
             *s = Slot::Session(session);
         }
         p.next = Some(slot);
+        p.answered_with_next = with_next;
         p.last_handshake = Some(now);
         p.timers.on_session_derived(now);
         p.timers.on_authenticated_sent(now);
@@ -200,12 +211,16 @@ impl Links {
             .get_mut(idx)
             .and_then(Option::as_mut)
             .ok_or(DropReason::UnknownIndex)?;
-        let keys = match p.slots.get(slot) {
+        let (current, other) = self.psks.candidates();
+        let (keys, used_next) = match p.slots.get(slot) {
             Some(Slot::Handshake {
                 state,
                 local_index: li,
             }) if *li == local_index => {
-                handshake::read_response(state, &self.secret, &self.psk, msg, &mut self.dh_ops)?
+                // Current first; a peer that has not rotated yet (or has
+                // and we have not) answers with the other secret.
+                let psks = [Some((current, false)), other];
+                handshake::read_response_any(state, &self.secret, &psks, msg, &mut self.dh_ops)?
             }
             _ => return Err(DropReason::UnknownIndex),
         };
@@ -224,6 +239,9 @@ impl Links {
         // Confirm the session to the responder unless data goes out first.
         p.timers.set(TimerKind::ConfirmSession, now);
         self.note_received(idx, now, msg.len());
+        if used_next {
+            self.adopt_next_psk(now);
+        }
         let id = u16::try_from(idx).map_err(|_| DropReason::UnknownIndex)?;
         Ok(Received::Established { peer: PeerId(id) })
     }
@@ -269,8 +287,10 @@ impl Links {
         let initiated_and_aging = session.initiator
             && now.saturating_since(session.created)
                 >= REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT;
+        let mut adopt = false;
         if p.next == Some(slot) {
             p.confirm_next();
+            adopt = core::mem::take(&mut p.answered_with_next);
         }
         p.provisional = false;
         // Rekey on receive (paper §6.2): the initiator renews a session
@@ -282,6 +302,9 @@ impl Links {
             p.timers.on_data_received(now);
         }
         self.note_received(idx, now, wire_len);
+        if adopt {
+            self.adopt_next_psk(now);
+        }
         let id = PeerId(u16::try_from(idx).map_err(|_| DropReason::UnknownIndex)?);
         let body: &'a [u8] = body;
         match body.get(..len) {

@@ -31,6 +31,7 @@ impl Links {
             .max(self.last_timestamp_nanos + 1);
         self.last_timestamp_nanos = ts_nanos;
         let ephemeral = StaticSecret::from(self.rng.bytes::<32>());
+        let psk_tag = super::psk::tag(self.psks.current());
         let (initial, public, rng) = (&self.initial, &self.public, &mut self.rng);
         let p = self
             .peers
@@ -45,6 +46,7 @@ impl Links {
         };
         let local_index = make_index(rng, idx, slot);
         put_header(msg, TYPE_INITIATION);
+        put(msg, 1..2, &[psk_tag]);
         put(msg, field::initiation::SENDER, &local_index.to_le_bytes());
         let inputs = InitiationInputs {
             local_public: public,

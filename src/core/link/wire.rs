@@ -65,7 +65,13 @@ pub enum MessageType {
 /// transport). Never panics.
 pub fn classify(buf: &[u8]) -> Result<MessageType, DropReason> {
     let header = buf.get(..HEADER_LEN).ok_or(DropReason::Truncated)?;
-    if header.get(field::RESERVED) != Some(&[0, 0, 0][..]) {
+    // An initiation names its PSK in byte 1 (core::link::psk); the other
+    // reserved bytes are zero in every message.
+    let reserved = match header.first() {
+        Some(&TYPE_INITIATION) => field::RESERVED.start + 1..field::RESERVED.end,
+        _ => field::RESERVED,
+    };
+    if header.get(reserved).is_none_or(|r| r.iter().any(|&b| b != 0)) {
         return Err(DropReason::BadType);
     }
     let (ty, exact) = match header.get(field::TYPE).copied() {
@@ -93,7 +99,7 @@ pub fn classify(buf: &[u8]) -> Result<MessageType, DropReason> {
 /// True when `buf` looks like a link message rather than STUN, TURN
 /// ChannelData or noise: the node's demultiplexer calls this.
 pub fn is_link_datagram(buf: &[u8]) -> bool {
-    matches!(buf.get(..4), Some([1..=4, 0, 0, 0]))
+    matches!(buf.get(..4), Some([1, _, 0, 0] | [2..=4, 0, 0, 0]))
         && buf.get(4..8) != Some(&STUN_MAGIC_COOKIE_BYTES[..])
 }
 
@@ -169,6 +175,15 @@ mod tests {
         let mut m = msg(1, 148);
         m[2] = 1;
         assert_eq!(classify(&m), Err(DropReason::BadType));
+        // Byte 1 of an initiation is its PSK tag; of other types, reserved.
+        let mut m = msg(1, 148);
+        m[1] = 0x95;
+        assert_eq!(classify(&m), Ok(MessageType::Initiation));
+        assert!(is_link_datagram(&m));
+        let mut m = msg(2, 92);
+        m[1] = 0x95;
+        assert_eq!(classify(&m), Err(DropReason::BadType));
+        assert!(!is_link_datagram(&m));
     }
 
     #[test]

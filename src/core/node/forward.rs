@@ -4,7 +4,8 @@
 use std::net::SocketAddr;
 
 use super::payload::{
-    self, CONTROL, FLOOD, FRAGMENT, FRAME, GOSSIP, PMTU_ACK, PMTU_PROBE, PROBE, PROBE_ACK, ROUTED,
+    self, CONTROL, FLOOD, FRAGMENT, FRAME, GOSSIP, MEMBERS, PMTU_ACK, PMTU_PROBE, PROBE, PROBE_ACK,
+    ROUTED,
 };
 use super::pool::Dest;
 use super::{Node, NodeDrop};
@@ -137,6 +138,9 @@ impl Node {
             return self.count(NodeDrop::Malformed);
         };
         let (src, end) = (f.src, f.arc_end);
+        if self.refuses_routed(&src, &src) {
+            return;
+        }
         self.deliver(now, from_id, Some(src), f.frame, false);
         if end != self.uid {
             self.flood_arc(now, &src, &end, f.frame);
@@ -299,6 +303,7 @@ impl Node {
             Some(FLOOD) => self.handle_flood(now, from_id, p),
             Some(PROBE) => self.answer_probe(now, from_id, from, p),
             Some(PROBE_ACK) => self.handle_probe_ack(now, from_id, from, p),
+            Some(MEMBERS) => self.handle_members(now, from_id, p),
             Some(FRAGMENT) => self.handle_fragment(now, from_id, from, p),
             Some(PMTU_PROBE) => self.answer_pmtu_probe(now, from_id, from, p),
             Some(PMTU_ACK) => self.handle_pmtu_ack(now, from_id, p),
@@ -310,6 +315,9 @@ impl Node {
         let Some(r) = payload::parse_routed(p) else {
             return self.count(NodeDrop::Malformed);
         };
+        if self.refuses_routed(&r.src, &r.dst) {
+            return;
+        }
         if r.dst == self.uid {
             return self.deliver(now, from_id, Some(r.src), r.frame, false);
         }

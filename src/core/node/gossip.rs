@@ -102,10 +102,9 @@ impl Node {
         }
         self.scratch[0] = GOSSIP;
         self.scratch[1] = count;
-        if let Some(p) = self.peer_mut(to) {
-            p.greeted = true;
-        }
+        let fresh = self.peer_mut(to).is_some_and(|p| !core::mem::replace(&mut p.greeted, true));
         self.send_scratch(now, to, at);
+        self.offer_statement(now, to, fresh);
     }
 
     pub(super) fn handle_gossip(&mut self, now: Instant, from_id: PeerId, p: &[u8]) {
@@ -154,6 +153,10 @@ impl Node {
     ) {
         if info.uid == self.uid || info.public_key == self.links.public_key() {
             return;
+        }
+        if self.links.refuses(&info.public_key) {
+            // A member not yet told of the revocation still names it.
+            return self.note_refused_uid(info.uid);
         }
         // One address, one key: the first binding wins unless the member
         // itself speaks through an authenticated link.

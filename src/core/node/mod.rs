@@ -10,6 +10,7 @@
 mod forward;
 pub mod fragment;
 mod gossip;
+pub mod membership;
 mod mtu;
 pub mod payload;
 pub mod peers;
@@ -187,6 +188,7 @@ pub struct Node {
     news: bool,
     next_news: Instant,
     signals_out: std::collections::VecDeque<SignalOut>,
+    membership: membership::Membership,
 }
 
 impl Node {
@@ -239,6 +241,7 @@ impl Node {
             news: false,
             next_news: now,
             signals_out: std::collections::VecDeque::with_capacity(ring::MAX_SIGNALS_OUT),
+            membership: membership::Membership::default(),
             cfg,
         };
         for (endpoint, key) in node.cfg.static_peers.clone() {
@@ -419,6 +422,7 @@ impl Node {
         earliest(self.topology.poll_timeout());
         earliest(self.links.poll_timeout());
         earliest(self.nat.poll_timeout());
+        earliest(self.membership_timeout());
         earliest(self.frag.poll_timeout());
         earliest(self.pmtu_timeout());
         for p in self.peers.iter().flatten() {
@@ -435,6 +439,7 @@ impl Node {
             self.nat.handle_timeout(now);
         }
         self.drain_nat(now);
+        self.membership_tick(now);
         self.drain_link_timers(now);
         if self.topology.poll_timeout().is_some_and(|t| t <= now) {
             self.topology.handle_timeout(now);
@@ -706,6 +711,8 @@ impl Node {
     }
 }
 
+#[cfg(test)]
+mod membership_tests;
 #[cfg(test)]
 mod mtu_tests;
 #[cfg(test)]

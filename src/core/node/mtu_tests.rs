@@ -127,3 +127,33 @@ fn syns_get_an_mss_that_fits_one_datagram() {
     net.drain();
     assert_eq!(net.tap_of(2).pop(), Some(syn()));
 }
+
+#[test]
+fn relayed_frames_are_cut_and_rejoined_on_every_hop() {
+    // 1 and 3 know only 2, and cannot reach each other: 1's frames to 3
+    // go ROUTED through 2, in pieces on both hops.
+    let mut cfgs = vec![
+        (1, config(1, &[2], false)),
+        (2, config(2, &[], false)),
+        (3, config(3, &[2], false)),
+    ];
+    for (_, c) in cfgs.iter_mut() {
+        c.mtu = 1500;
+    }
+    let mut net = Net::from_configs(cfgs);
+    net.cut.push((tests::addr(1), tests::addr(3)));
+    net.path_mtu = Some(1280);
+    net.advance(Duration::from_secs(40));
+    let now = net.now;
+    let st = net.node(1).status(now);
+    let to3 = st.peers.iter().find(|p| p.ip4 == Some(Ipv4Addr::new(10, 0, 3, 3)));
+    assert_eq!(to3.map(|p| (p.established, p.path)), Some((false, "relay-overlay")));
+    net.largest = 0;
+    let f = ipv4_frame([10, 0, 3, 1], [10, 0, 3, 3], 1500);
+    net.node(1).handle_tap_frame(now, &f);
+    net.drain();
+    let got = net.tap_of(3).pop().expect("relayed frame delivered");
+    assert_eq!(got[6..], f[6..]);
+    assert!(net.largest + 28 <= 1280, "a {}-byte datagram", net.largest);
+    assert_eq!(net.node(2).status(now).peers.iter().map(|p| p.forwarded_packets).sum::<u64>(), 1);
+}

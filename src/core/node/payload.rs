@@ -19,6 +19,8 @@ pub const PROBE: u8 = 0x05;
 pub const PROBE_ACK: u8 = 0x06;
 /// `src_uid(20) arc_end(20) frame`: bounded flood of a group frame.
 pub const FLOOD: u8 = 0x07;
+/// A signed membership statement (core::member); 0x08..0x0A are taken.
+pub const MEMBERS: u8 = 0x0B;
 /// `id(4) index(1) count(1) total(2) piece`: part of a payload too big for
 /// the link's path MTU (see fragment.rs).
 pub use super::fragment::FRAGMENT;

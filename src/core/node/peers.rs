@@ -64,6 +64,8 @@ pub struct Peer {
     pub greeted: bool,
     /// Whether the topology was last told this link is up.
     pub topo_up: bool,
+    /// Serial of the membership statement last sent on this link.
+    pub members_sent: u64,
     /// Path MTU of `path` (through `relay`), found by probing.
     pub pmtu: PathMtu,
     /// The path `pmtu` was measured on; another path starts over.
@@ -103,6 +105,7 @@ impl Peer {
             forwarded_bytes: 0,
             probe: None,
             greeted: false,
+            members_sent: 0,
             topo_up: false,
             pmtu: PathMtu::new(now, crate::core::pmtu::BASE),
             pmtu_path: None,

@@ -23,6 +23,9 @@ pub enum SignalOut {
     PingReply {
         to: Uid,
     },
+    /// A membership statement was accepted: announce it to the group
+    /// (`Node::statement_bytes`).
+    Members,
 }
 
 /// Bound on queued signalling output; more is dropped (pings are periodic).

@@ -52,6 +52,8 @@ pub(crate) struct Net {
     pub path_mtu: Option<usize>,
     /// Largest datagram sent so far (payload bytes).
     pub largest: usize,
+    /// Pairs of addresses that cannot reach each other (either way).
+    pub cut: Vec<(SocketAddr, SocketAddr)>,
 }
 
 impl Net {
@@ -78,6 +80,7 @@ impl Net {
             lost_until: None,
             path_mtu: None,
             largest: 0,
+            cut: Vec::new(),
         }
     }
 
@@ -96,7 +99,10 @@ impl Net {
             }
             for (from, to, mut bytes) in flight {
                 self.largest = self.largest.max(bytes.len());
-                if self.path_mtu.is_some_and(|m| bytes.len() + 28 > m) {
+                if self.path_mtu.is_some_and(|m| bytes.len() + 28 > m)
+                    || self.cut.contains(&(from, to))
+                    || self.cut.contains(&(to, from))
+                {
                     continue;
                 }
                 if self

@@ -6,6 +6,7 @@
 pub mod bignum;
 mod der;
 pub mod ecdsa;
+pub mod ed25519;
 pub mod rsa;
 
 use sha2::Digest as _;

@@ -71,6 +71,10 @@ pub enum Signal {
     PingResp {
         uid: Uid,
     },
+    /// The membership statement in force at `uid` (core::member; checked
+    /// by the node, not here). On the heap: inline it would make every
+    /// signal 1 kB bigger to move around.
+    Members { uid: Uid, statement: Vec<u8> },
 }
 
 impl Signal {
@@ -80,7 +84,7 @@ impl Signal {
             Signal::Announce(a) => a.uid,
             Signal::LinkRequest(r) => r.uid,
             Signal::LinkAccept(a) => a.uid,
-            Signal::Ping { uid } | Signal::PingResp { uid } => *uid,
+            Signal::Ping { uid } | Signal::PingResp { uid } | Signal::Members { uid, .. } => *uid,
         }
     }
 
@@ -91,6 +95,7 @@ impl Signal {
             Signal::LinkAccept(_) => "link_acc",
             Signal::Ping { .. } => "ping",
             Signal::PingResp { .. } => "ping_resp",
+            Signal::Members { .. } => "members",
         }
     }
 
@@ -131,6 +136,11 @@ impl Signal {
                 write!(w, ",\"to\":\"{to}\",\"role\":{role}")?;
             }
             Signal::Ping { .. } | Signal::PingResp { .. } => {}
+            Signal::Members { statement, .. } => {
+                w.write_str(",\"st\":\"")?;
+                write_base64(w, statement)?;
+                w.write_str("\"")?;
+            }
         }
         w.write_str("}")
     }
@@ -309,6 +319,17 @@ pub fn decode(json: &[u8]) -> Result<Signal, SignalReject> {
         }),
         "ping" => Signal::Ping { uid },
         "ping_resp" => Signal::PingResp { uid },
+        "members" => {
+            let bytes = base64::decode(w.st.ok_or(SignalReject::Malformed)?)
+                .ok_or(SignalReject::Malformed)?;
+            if bytes.len() > crate::core::member::MAX_STATEMENT_LEN {
+                return Err(SignalReject::Malformed);
+            }
+            Signal::Members {
+                uid,
+                statement: bytes,
+            }
+        }
         _ => return Err(SignalReject::UnknownType),
     })
 }
@@ -359,6 +380,8 @@ struct Wire<'a> {
     pk: Option<&'a str>,
     #[serde(default, borrow)]
     cands: Option<WireCands<'a>>,
+    #[serde(default)]
+    st: Option<&'a str>,
 }
 
 #[derive(Deserialize)]
@@ -418,6 +441,10 @@ impl Write for SliceWriter<'_> {
 
 /// Standard padded base64 of a key without allocating (44 characters).
 fn write_base64_32(w: &mut SliceWriter<'_>, key: &[u8; 32]) -> fmt::Result {
+    write_base64(w, key)
+}
+
+fn write_base64(w: &mut SliceWriter<'_>, key: &[u8]) -> fmt::Result {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     for chunk in key.chunks(3) {
         let b = [

@@ -314,3 +314,30 @@ fn sender_and_type_names() {
         ]
     );
 }
+
+#[test]
+fn members_signal_round_trip_and_limits() {
+    let s = Signal::Members {
+        uid: uid(UID_100),
+        statement: vec![0x69, 0x70, 0x6d, 0x73, 0xff],
+    };
+    let text = encode(&s);
+    assert_eq!(
+        text,
+        format!("{{\"t\":\"members\",\"uid\":\"{UID_100}\",\"st\":\"aXBtc/8=\"}}")
+    );
+    assert_eq!(decode(text.as_bytes()), Ok(s));
+    // A statement longer than any valid one, or no statement: malformed.
+    let big = crate::config::base64::encode(&[0u8; crate::core::member::MAX_STATEMENT_LEN + 1]);
+    let j = format!("{{\"t\":\"members\",\"uid\":\"{UID_100}\",\"st\":\"{big}\"}}");
+    assert_eq!(decode(j.as_bytes()), Err(SignalReject::Malformed));
+    let j = format!("{{\"t\":\"members\",\"uid\":\"{UID_100}\"}}");
+    assert_eq!(decode(j.as_bytes()), Err(SignalReject::Malformed));
+    // The largest statement fits a signal.
+    let full = Signal::Members {
+        uid: uid(UID_100),
+        statement: vec![0xab; crate::core::member::MAX_STATEMENT_LEN],
+    };
+    let mut buf = [0u8; MAX_SIGNAL_LEN];
+    assert!(full.encode(&mut buf).is_some());
+}

@@ -111,8 +111,9 @@ impl Scram {
         Ok(format!("{without_proof},p={}", base64::encode(&proof)))
     }
 
-    /// What the server must send back (tests play the server with it).
-    #[cfg(test)]
+    /// What the server must send back (tests and fuzz targets play the
+    /// server with it).
+    #[doc(hidden)]
     pub fn server_signature(&self) -> Option<[u8; 20]> {
         self.server_signature
     }

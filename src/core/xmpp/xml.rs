@@ -432,19 +432,127 @@ pub enum Item<'a> {
     End,
 }
 
+/// Where the stream scanner stands: the lexer state at the next unread byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lex {
+    /// Between tags: whitespace at the top level, any text inside a stanza.
+    Text,
+    /// After `<`.
+    Open,
+    /// Inside `<?...?>`; `q`: the last byte was `?`.
+    Decl {
+        q: bool,
+    },
+    /// A start tag's name.
+    StartName,
+    /// After a start tag's name or an attribute value; `spaced`: whitespace since.
+    Gap {
+        spaced: bool,
+    },
+    /// After `/` in a start tag.
+    Slash,
+    AttrName,
+    /// After an attribute's name, before `=`.
+    BeforeEq,
+    /// After `=`, before the quote.
+    AfterEq,
+    Value {
+        quote: u8,
+    },
+    /// An end tag's name.
+    EndName,
+    /// After an end tag's name, before `>`.
+    EndGap,
+}
+
+/// What one lexer step did with a byte.
+enum Step {
+    /// Took it.
+    Next,
+    /// Changed state; the same byte is looked at again.
+    Again,
+    /// Took it, and it completed an item.
+    Done(Ready),
+}
+
+/// A complete item found by the scanner. Offsets are relative to the
+/// item's first byte (`StreamParser::item`).
+#[derive(Clone, Copy, Debug)]
+struct Ready {
+    kind: ReadyKind,
+    name: (usize, usize),
+    attrs: (usize, usize),
+    content: (usize, usize),
+    /// One past the item's last byte.
+    end: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ReadyKind {
+    Header,
+    Stanza,
+    End,
+}
+
 /// Buffers one XML stream and yields its items.
+///
+/// The scanner keeps its place between calls: each byte is lexed once when
+/// it first arrives (an end tag's name is compared once more with its start
+/// tag's), and a completed stanza is checked as UTF-8 once. So a stanza
+/// costs the same whether it arrives whole or one byte per `push`: never a
+/// rescan of what is buffered (`bytes_examined` counts it).
 pub struct StreamParser {
     buf: Box<[u8]>,
+    /// Unconsumed input is `buf[start..len]`; consumed bytes stay in front
+    /// until `push` needs the room.
+    start: usize,
     len: usize,
     in_stream: bool,
+    /// The next byte to lex, and the lexer state there.
+    scan: usize,
+    lex: Lex,
+    /// Where the item being scanned starts (its `<`); offsets below are
+    /// relative to it.
+    item: usize,
+    /// Open elements of the stanza being scanned (0: none).
+    depth: usize,
+    stack: [(usize, usize); MAX_DEPTH],
+    /// The tag being lexed: its `<`, name, and where its attributes end.
+    tag_lt: usize,
+    tag_name: (usize, usize),
+    attrs_end: usize,
+    /// The stanza's root element: name, attributes, where its content starts.
+    root: (usize, usize),
+    root_attrs: (usize, usize),
+    root_content: usize,
+    /// An item found but not yet consumed.
+    ready: Option<Ready>,
+    /// A failure sticks until `reset`.
+    failed: Option<XmlError>,
+    examined: u64,
 }
 
 impl Default for StreamParser {
     fn default() -> Self {
         StreamParser {
             buf: vec![0u8; MAX_STANZA].into_boxed_slice(),
+            start: 0,
             len: 0,
             in_stream: false,
+            scan: 0,
+            lex: Lex::Text,
+            item: 0,
+            depth: 0,
+            stack: [(0, 0); MAX_DEPTH],
+            tag_lt: 0,
+            tag_name: (0, 0),
+            attrs_end: 0,
+            root: (0, 0),
+            root_attrs: (0, 0),
+            root_content: 0,
+            ready: None,
+            failed: None,
+            examined: 0,
         }
     }
 }
@@ -452,97 +560,302 @@ impl Default for StreamParser {
 impl StreamParser {
     /// Forgets everything: a new stream starts (after TLS or SASL).
     pub fn reset(&mut self) {
+        self.start = 0;
         self.len = 0;
         self.in_stream = false;
+        self.failed = None;
+        self.rescan_from(0);
     }
 
     /// Copies in as much of `data` as fits; how many bytes it took.
     pub fn push(&mut self, data: &[u8]) -> usize {
+        if self.start > 0 && self.buf.len() - self.len < data.len() {
+            self.compact();
+        }
         let n = data.len().min(self.buf.len() - self.len);
         self.buf[self.len..self.len + n].copy_from_slice(&data[..n]);
         self.len += n;
         n
     }
 
+    /// The unconsumed input fills the buffer.
     pub fn is_full(&self) -> bool {
-        self.len == self.buf.len()
+        self.len - self.start == self.buf.len()
+    }
+
+    /// Bytes looked at so far by the scanner and the UTF-8 checks (for
+    /// tests: it grows with the input, not with the number of pushes).
+    #[doc(hidden)]
+    pub fn bytes_examined(&self) -> u64 {
+        self.examined
     }
 
     /// The next complete item and how many bytes to `consume` after
     /// handling it; None until more input arrives.
     pub fn next_item(&mut self) -> Result<Option<(Item<'_>, usize)>, XmlError> {
-        let b = &self.buf[..self.len];
-        let mut pos = 0;
-        loop {
-            let Some((tok, next)) = next_token(b, pos)? else {
-                self.drop_prefix(pos);
-                return if self.is_full() {
-                    Err(XmlError::TooLarge)
-                } else {
-                    Ok(None)
-                };
-            };
-            match tok {
-                Token::Text(r) => {
-                    // Whitespace keepalives; a partial text run waits for more.
-                    if !b[r.clone()].iter().all(|&c| is_space(c)) {
-                        return Err(XmlError::Malformed);
-                    }
-                    pos = next;
-                }
-                Token::Decl if !self.in_stream => pos = next,
-                Token::Decl => return Err(XmlError::Malformed),
-                Token::Start { name, attrs, empty } if !self.in_stream => {
-                    if empty || &b[name.clone()] != b"stream:stream" {
-                        return Err(XmlError::Malformed);
-                    }
-                    self.in_stream = true;
-                    let src =
-                        core::str::from_utf8(&self.buf[..next]).map_err(|_| XmlError::Malformed)?;
-                    let el = Element {
-                        src,
-                        name: (name.start, name.end),
-                        attrs: (attrs.start, attrs.end),
-                        content: (next, next),
-                    };
-                    return Ok(Some((Item::Header(el), next)));
-                }
-                Token::End { name } if &b[name.clone()] == b"stream:stream" && self.in_stream => {
-                    return Ok(Some((Item::End, next)));
-                }
-                Token::End { .. } => return Err(XmlError::Malformed),
-                Token::Start { name, .. } => {
-                    let end = match next_token(b, pos)? {
-                        Some((Token::Start { empty: true, .. }, n)) => Some(n),
-                        _ => element_end(b, name, next)?.map(|(_, e)| e),
-                    };
-                    let Some(end) = end else {
-                        self.drop_prefix(pos);
-                        return if self.is_full() {
-                            Err(XmlError::TooLarge)
-                        } else {
-                            Ok(None)
-                        };
-                    };
-                    let src = core::str::from_utf8(&self.buf[pos..end])
-                        .map_err(|_| XmlError::Malformed)?;
-                    let el = Element::parse(src)?;
-                    return Ok(Some((Item::Stanza(el), end)));
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        if self.ready.is_none() {
+            match self.scan_input() {
+                Ok(r) => self.ready = r,
+                Err(e) => {
+                    self.failed = Some(e);
+                    return Err(e);
                 }
             }
         }
+        let Some(r) = self.ready else {
+            // Whitespace and declarations already lexed are not kept.
+            self.start = if self.depth == 0 && self.lex == Lex::Text {
+                self.scan
+            } else {
+                self.item
+            };
+            return if self.is_full() {
+                self.failed = Some(XmlError::TooLarge);
+                Err(XmlError::TooLarge)
+            } else {
+                Ok(None)
+            };
+        };
+        let used = self.item + r.end - self.start;
+        if r.kind == ReadyKind::End {
+            return Ok(Some((Item::End, used)));
+        }
+        self.examined += r.end as u64;
+        let Ok(src) = core::str::from_utf8(&self.buf[self.item..self.item + r.end]) else {
+            self.failed = Some(XmlError::Malformed);
+            return Err(XmlError::Malformed);
+        };
+        let el = Element {
+            src,
+            name: r.name,
+            attrs: r.attrs,
+            content: r.content,
+        };
+        let item = match r.kind {
+            ReadyKind::Header => Item::Header(el),
+            _ => Item::Stanza(el),
+        };
+        Ok(Some((item, used)))
     }
 
     /// Drops `n` handled bytes from the front.
     pub fn consume(&mut self, n: usize) {
-        let n = n.min(self.len);
-        self.buf.copy_within(n..self.len, 0);
-        self.len -= n;
-    }
-
-    fn drop_prefix(&mut self, n: usize) {
-        if n > 0 {
-            self.consume(n);
+        self.start += n.min(self.len - self.start);
+        self.ready = None;
+        if self.start != self.scan || self.depth != 0 || self.lex != Lex::Text {
+            // Not the end of the item just returned: lex again from the front.
+            self.rescan_from(self.start);
+        }
+        if self.start == self.len {
+            self.start = 0;
+            self.len = 0;
+            self.scan = 0;
+            self.item = 0;
         }
     }
+
+    fn rescan_from(&mut self, at: usize) {
+        self.scan = at;
+        self.item = at;
+        self.lex = Lex::Text;
+        self.depth = 0;
+        self.ready = None;
+    }
+
+    /// Moves the unconsumed input to the front of the buffer.
+    fn compact(&mut self) {
+        let d = self.start;
+        self.buf.copy_within(d..self.len, 0);
+        self.len -= d;
+        self.scan -= d;
+        self.item = self.item.saturating_sub(d);
+        self.start = 0;
+    }
+
+    /// Lexes the bytes not yet seen, up to the end of the next item.
+    fn scan_input(&mut self) -> Result<Option<Ready>, XmlError> {
+        while self.scan < self.len {
+            let c = self.buf[self.scan];
+            self.examined += 1;
+            match self.step(c)? {
+                Step::Again => {}
+                Step::Next => self.scan += 1,
+                Step::Done(r) => {
+                    self.scan += 1;
+                    self.lex = Lex::Text;
+                    return Ok(Some(r));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn step(&mut self, c: u8) -> Result<Step, XmlError> {
+        use XmlError::Malformed;
+        let rel = self.scan - self.item;
+        self.lex = match self.lex {
+            Lex::Text if c == b'<' => {
+                if self.depth == 0 {
+                    self.item = self.scan;
+                    self.tag_lt = 0;
+                } else {
+                    self.tag_lt = rel;
+                }
+                Lex::Open
+            }
+            Lex::Text if self.depth > 0 || is_space(c) => Lex::Text,
+            // Text between stanzas other than whitespace keepalives.
+            Lex::Text => return Err(Malformed),
+            Lex::Open => match c {
+                b'?' if self.depth == 0 && !self.in_stream => Lex::Decl { q: false },
+                b'/' => {
+                    self.tag_name = (rel + 1, rel + 1);
+                    Lex::EndName
+                }
+                _ if is_name_byte(c) => {
+                    self.tag_name = (rel, rel);
+                    Lex::StartName
+                }
+                // `<!`, `<?` inside the stream, `< `, `<>`, ...
+                _ => return Err(Malformed),
+            },
+            Lex::Decl { q } => match c {
+                b'>' if q => Lex::Text,
+                _ => Lex::Decl { q: c == b'?' },
+            },
+            Lex::StartName if is_name_byte(c) => Lex::StartName,
+            Lex::StartName => {
+                self.tag_name.1 = rel;
+                self.lex = Lex::Gap { spaced: false };
+                return Ok(Step::Again);
+            }
+            Lex::Gap { .. } if is_space(c) => Lex::Gap { spaced: true },
+            Lex::Gap { .. } if c == b'>' => {
+                self.attrs_end = rel;
+                return self.start_tag(false, rel + 1);
+            }
+            Lex::Gap { .. } if c == b'/' => {
+                self.attrs_end = rel;
+                Lex::Slash
+            }
+            // Attributes need space before them.
+            Lex::Gap { spaced: true } if is_name_byte(c) => Lex::AttrName,
+            Lex::Gap { .. } => return Err(Malformed),
+            Lex::Slash if c == b'>' => return self.start_tag(true, rel + 1),
+            Lex::Slash => return Err(Malformed),
+            Lex::AttrName if is_name_byte(c) => Lex::AttrName,
+            Lex::AttrName => {
+                self.lex = Lex::BeforeEq;
+                return Ok(Step::Again);
+            }
+            Lex::BeforeEq if is_space(c) => Lex::BeforeEq,
+            Lex::BeforeEq if c == b'=' => Lex::AfterEq,
+            Lex::BeforeEq => return Err(Malformed),
+            Lex::AfterEq if is_space(c) => Lex::AfterEq,
+            Lex::AfterEq if c == b'"' || c == b'\'' => Lex::Value { quote: c },
+            Lex::AfterEq => return Err(Malformed),
+            Lex::Value { quote } if c == quote => Lex::Gap { spaced: false },
+            Lex::Value { .. } if c == b'<' => return Err(Malformed),
+            Lex::Value { quote } => Lex::Value { quote },
+            Lex::EndName if is_name_byte(c) => Lex::EndName,
+            Lex::EndName => {
+                self.tag_name.1 = rel;
+                self.lex = Lex::EndGap;
+                return Ok(Step::Again);
+            }
+            Lex::EndGap if is_space(c) => Lex::EndGap,
+            Lex::EndGap if c == b'>' && self.tag_name.0 < self.tag_name.1 => {
+                return self.end_tag(rel + 1);
+            }
+            Lex::EndGap => return Err(Malformed),
+        };
+        Ok(Step::Next)
+    }
+
+    fn name_is(&mut self, name: (usize, usize), other: &[u8]) -> bool {
+        self.examined += (name.1 - name.0) as u64;
+        self.buf[self.item + name.0..self.item + name.1] == *other
+    }
+
+    /// A start tag ended at `end` (relative).
+    fn start_tag(&mut self, empty: bool, end: usize) -> Result<Step, XmlError> {
+        let name = self.tag_name;
+        let attrs = (name.1, self.attrs_end);
+        self.lex = Lex::Text;
+        if self.depth == 0 {
+            if !self.in_stream {
+                if empty || !self.name_is(name, b"stream:stream") {
+                    return Err(XmlError::Malformed);
+                }
+                self.in_stream = true;
+                return Ok(Step::Done(Ready {
+                    kind: ReadyKind::Header,
+                    name,
+                    attrs,
+                    content: (end, end),
+                    end,
+                }));
+            }
+            if empty {
+                return Ok(Step::Done(Ready {
+                    kind: ReadyKind::Stanza,
+                    name,
+                    attrs,
+                    content: (end, end),
+                    end,
+                }));
+            }
+            self.root = name;
+            self.root_attrs = attrs;
+            self.root_content = end;
+        } else if empty {
+            return Ok(Step::Next);
+        }
+        let slot = self.stack.get_mut(self.depth).ok_or(XmlError::TooDeep)?;
+        *slot = name;
+        self.depth += 1;
+        Ok(Step::Next)
+    }
+
+    /// An end tag ended at `end` (relative).
+    fn end_tag(&mut self, end: usize) -> Result<Step, XmlError> {
+        let name = self.tag_name;
+        self.lex = Lex::Text;
+        if self.depth == 0 {
+            if self.in_stream && self.name_is(name, b"stream:stream") {
+                return Ok(Step::Done(Ready {
+                    kind: ReadyKind::End,
+                    name,
+                    attrs: (name.1, name.1),
+                    content: (end, end),
+                    end,
+                }));
+            }
+            return Err(XmlError::Malformed);
+        }
+        self.depth -= 1;
+        let open = self.stack[self.depth];
+        self.examined += (name.1 - name.0) as u64;
+        let (item, b) = (self.item, &self.buf);
+        if b[item + open.0..item + open.1] != b[item + name.0..item + name.1] {
+            return Err(XmlError::Malformed);
+        }
+        if self.depth > 0 {
+            return Ok(Step::Next);
+        }
+        Ok(Step::Done(Ready {
+            kind: ReadyKind::Stanza,
+            name: self.root,
+            attrs: self.root_attrs,
+            content: (self.root_content, self.tag_lt),
+            end,
+        }))
+    }
 }
+
+#[cfg(test)]
+#[path = "xml_tests.rs"]
+mod tests;

@@ -2,6 +2,9 @@
 # the UCI helpers read a config file like libuci would (for the simple
 # quoting used in tests), the procd and json helpers append each call to
 # $SHIM_LOG, one line per call, so a test can compare the exact sequence.
+# With $SHIM_OPS set, each call also goes there tab-separated, for procd.py
+# (the procd model rc.common hands the service message to). With $SHIM_ROOT
+# set, mkdir also makes the directory under that root.
 # POSIX sh (runs under dash, like busybox ash on a router).
 
 SHIM_LOG=${SHIM_LOG:?set SHIM_LOG}
@@ -19,6 +22,11 @@ _log() {
 		_out="$_out${_out:+ }$_a"
 	done
 	printf '%s\n' "$_out" >>"$SHIM_LOG"
+	[ -z "${SHIM_OPS:-}" ] || {
+		_out=""
+		for _a in "$@"; do _out="$_out${_out:+	}$_a"; done
+		printf '%s\n' "$_out" >>"$SHIM_OPS"
+	}
 }
 
 # --- UCI (functions.sh) ---
@@ -66,6 +74,7 @@ procd_close_instance() { _log procd_close_instance; }
 procd_open_data() { _log procd_open_data; }
 procd_close_data() { _log procd_close_data; }
 procd_add_reload_trigger() { _log procd_add_reload_trigger "$@"; }
+procd_add_reload_data_trigger() { _log procd_add_reload_data_trigger "$@"; }
 procd_set_config_changed() { _log procd_set_config_changed "$@"; }
 
 # --- jshn ---
@@ -76,5 +85,15 @@ json_close_object() { _log json_close_object; }
 json_close_array() { _log json_close_array; }
 
 # --- commands the init script runs on the router ---
-mkdir() { _log mkdir "$@"; }
+mkdir() {
+	_log mkdir "$@"
+	[ -n "${SHIM_ROOT:-}" ] || return 0
+	local _d
+	for _d in "$@"; do
+		case "$_d" in
+		"$SHIM_ROOT"/*) command mkdir -p "$_d" ;;
+		/*) command mkdir -p "$SHIM_ROOT$_d" ;;
+		esac
+	done
+}
 logger() { _log logger "$@"; }

@@ -73,14 +73,20 @@ return view.extend({
 		o.default = '0';
 
 		o = s.taboption('general', form.Value, 'bridge', _('Bridge'),
-			_('Switch mode: Linux bridge the TAP joins, e.g. br-lan to put the LAN into the overlay.'));
+			_('Switch mode: Linux bridge the TAP joins, e.g. br-lan to put the LAN into the overlay; it joins again when the bridge is re-created.'));
 		o.datatype = 'maxlength(15)';
 		o.depends('switchmode', '1');
 		o.modalonly = true;
 
-		o = s.taboption('general', form.Value, 'mtu', _('MTU'));
+		o = s.taboption('general', form.Value, 'mtu', _('MTU'),
+			_('Empty: the bridge\'s MTU, else 1500 in switch mode, 1280 routed. Larger frames than a path carries are fragmented inside the overlay.'));
 		o.datatype = 'range(576,9000)';
-		o.placeholder = '1280';
+		o.placeholder = _('automatic');
+		o.modalonly = true;
+
+		o = s.taboption('general', form.Flag, 'mss_clamp', _('Clamp TCP MSS'),
+			_('Lower the MSS of TCP connections crossing the overlay so their segments fit each link\'s path MTU.'));
+		o.default = '1';
 		o.modalonly = true;
 
 		o = s.taboption('general', form.Value, 'listen_port', _('UDP port'),
@@ -151,9 +157,22 @@ return view.extend({
 		o.password = true;
 		o.modalonly = true;
 
-		o = s.taboption('links', form.Value, 'underlay_dev', _('Underlay device'),
-			_('Nested overlays: the outer overlay\'s TAP; the overlay restarts when it is recreated.'));
-		o.datatype = 'maxlength(15)';
+		o = s.taboption('links', form.Value, 'group_secret_next', _('Next group secret'),
+			_('During a rotation: the secret the group moves to. Accepted at once, used once a peer ' +
+			  'uses it or `ipop secret rotate` runs.'));
+		o.password = true;
+		o.modalonly = true;
+
+		num(s, 'links', 'group_secret_grace', _('Old secret kept (s)'), 1, 86400, '3600');
+
+		o = s.taboption('links', form.DynamicList, 'revoked_key', _('Revoked keys'),
+			_('Public keys (base64) of members thrown out: no handshake, links closed, never gossiped.'));
+		o.placeholder = 'base64key=';
+		o.modalonly = true;
+
+		o = s.taboption('links', form.Value, 'operator_key', _('Operator key'),
+			_('Ed25519 public key (base64) whose signed membership statements this node accepts ' +
+			  '(`ipop genkey --operator` prints it).'));
 		o.modalonly = true;
 
 		// --- Topology (IPOP 16.01 BaseTopologyManager; units as there) ---

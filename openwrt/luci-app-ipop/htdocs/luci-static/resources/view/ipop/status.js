@@ -76,19 +76,29 @@ function infoTable(st) {
 	return E('table', { 'class': 'table' }, rows);
 }
 
+// A peer's path MTU, marked while its probing still runs (the flag is
+// shown here, not as a column of its own).
+function fmtCell(it, c) {
+	if (c === 'path_mtu' && it.path_mtu != null && it.path_mtu_searching)
+		return _('%s (probing)').format(it.path_mtu);
+	return fmtValue(it[c]);
+}
+
 // A table of objects (peers or links) with the union of their keys as columns.
 function listTable(items, emptyText) {
 	if (!Array.isArray(items) || items.length === 0)
 		return E('p', { 'class': 'cbi-section-descr' }, [ emptyText ]);
 	var cols = [];
 	items.forEach(function(it) {
-		Object.keys(it || {}).forEach(function(k) { if (cols.indexOf(k) < 0) cols.push(k); });
+		Object.keys(it || {}).forEach(function(k) {
+			if (cols.indexOf(k) < 0 && k !== 'path_mtu_searching') cols.push(k);
+		});
 	});
 	var head = E('tr', { 'class': 'tr table-titles' },
 		cols.map(function(c) { return E('th', { 'class': 'th' }, [ c ]); }));
 	var body = items.map(function(it) {
 		return E('tr', { 'class': 'tr' }, cols.map(function(c) {
-			return E('td', { 'class': 'td' }, [ fmtValue((it || {})[c]) ]);
+			return E('td', { 'class': 'td' }, [ fmtCell(it || {}, c) ]);
 		}));
 	});
 	return E('table', { 'class': 'table' }, [ head ].concat(body));
