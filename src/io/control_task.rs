@@ -55,6 +55,7 @@ pub fn status_text(shell: &Shell, json: bool) -> String {
                 "tap_write_errors",
                 shell.stats.tap_write_errors.get().to_string(),
             ),
+            ("udp_truncated", shell.stats.udp_truncated.get().to_string()),
             (
                 "membership",
                 super::membership::status_json(&members, now),

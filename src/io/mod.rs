@@ -1,6 +1,7 @@
 //! The IO shell: devices, sockets, the clock and the single-threaded event
 //! loop that feeds the sans-IO [`crate::core`].
 
+pub mod batch;
 pub mod candidates;
 pub mod cli;
 pub mod control;

@@ -15,6 +15,7 @@ use std::time::Duration;
 use async_io::Timer;
 use smol::channel;
 
+use super::batch::{RecvBatch, SendBatch, SendFailure, BATCH};
 use super::cli::CliError;
 use super::keyfile;
 use super::tap::{Tap, TapSetup};
@@ -76,6 +77,8 @@ impl Default for Clock {
 pub struct ShellStats {
     pub udp_send_errors: Cell<u64>,
     pub tap_write_errors: Cell<u64>,
+    /// Received datagrams longer than the node's buffers, dropped.
+    pub udp_truncated: Cell<u64>,
 }
 
 /// What the tasks share.
@@ -89,6 +92,8 @@ pub struct Shell {
     wake: channel::Sender<()>,
     /// The deadline the timer task sleeps until.
     armed: Cell<Option<Instant>>,
+    /// UDP outputs gathered for one `sendmmsg` (src/io/batch.rs).
+    send_batch: RefCell<SendBatch>,
     pub cfg: OverlayConfig,
     pub local_port: u16,
     /// Signalling state for `ipop status` ("static peers only", "connected
@@ -103,17 +108,30 @@ impl Shell {
         // Datagrams the kernel refused as too big (EMSGSIZE), told to the
         // node after the loop (its outputs are borrowed during it).
         let mut too_big: heapless::Vec<(SocketAddr, usize), 8> = heapless::Vec::new();
+        let mut failed = |f: SendFailure| {
+            self.stats
+                .udp_send_errors
+                .set(self.stats.udp_send_errors.get() + 1);
+            if f.error.raw_os_error() == Some(libc::EMSGSIZE) {
+                let _ = too_big.push((f.to, f.len));
+            }
+            log::debug!("udp send to {}: {}", f.to, f.error);
+        };
+        let fd = std::os::fd::AsRawFd::as_raw_fd(self.udp.get_ref());
+        let mut batch = self.send_batch.borrow_mut();
         while let Some((dest, bytes)) = node.poll_transmit() {
             match dest {
                 Dest::Udp(to) => {
-                    if let Err(e) = self.udp.get_ref().send_to(bytes, to) {
-                        self.stats
-                            .udp_send_errors
-                            .set(self.stats.udp_send_errors.get() + 1);
-                        if e.raw_os_error() == Some(libc::EMSGSIZE) {
-                            let _ = too_big.push((to, bytes.len()));
+                    if batch.is_full() {
+                        batch.send(fd, &mut failed);
+                    }
+                    if !batch.push(to, bytes) {
+                        // Longer than a batch slot: after the queued ones, alone.
+                        batch.send(fd, &mut failed);
+                        if let Err(error) = self.udp.get_ref().send_to(bytes, to) {
+                            let len = bytes.len();
+                            failed(SendFailure { to, len, error });
                         }
-                        log::debug!("udp send to {to}: {e}");
                     }
                 }
                 Dest::Tap => {
@@ -125,6 +143,8 @@ impl Shell {
                 }
             }
         }
+        batch.send(fd, &mut failed);
+        drop(batch);
         if !too_big.is_empty() {
             let now = self.clock.now();
             for (to, len) in too_big {
@@ -205,6 +225,7 @@ pub fn run(cfg: OverlayConfig, tap_override: Option<&str>, limits: Limits) -> Re
     );
 
     let (wake_tx, wake_rx) = channel::bounded(1);
+    let send_batch = RefCell::new(SendBatch::new(node.buf_size()));
     let shell = Rc::new(Shell {
         node: RefCell::new(node),
         udp,
@@ -213,6 +234,7 @@ pub fn run(cfg: OverlayConfig, tap_override: Option<&str>, limits: Limits) -> Re
         stats: ShellStats::default(),
         wake: wake_tx,
         armed: Cell::new(None),
+        send_batch,
         signalling: RefCell::new(if cfg.xmpp_username.is_some() {
             "starting".into()
         } else {
@@ -282,11 +304,14 @@ async fn tap_task(shell: Rc<Shell>) {
             }
         };
         let mut node = shell.node.borrow_mut();
-        node.handle_tap_frame(shell.clock.now(), &buf[..n]);
-        // Drain what else is ready before yielding: fewer wake-ups under load.
-        for _ in 0..32 {
+        let now = shell.clock.now();
+        node.handle_tap_frame(now, &buf[..n]);
+        // Drain what else is ready before yielding (one clock read, one
+        // flush, whose datagrams leave in one sendmmsg): fewer wake-ups and
+        // system calls under load.
+        for _ in 0..BATCH {
             match shell.tap.try_read(&mut buf) {
-                Ok(n) => node.handle_tap_frame(shell.clock.now(), &buf[..n]),
+                Ok(n) => node.handle_tap_frame(now, &buf[..n]),
                 Err(_) => break,
             }
         }
@@ -295,25 +320,38 @@ async fn tap_task(shell: Rc<Shell>) {
 }
 
 async fn udp_task(shell: Rc<Shell>) {
-    let mut buf = vec![0u8; 65536];
+    let mut batch = RecvBatch::new(shell.node.borrow().buf_size());
+    let fd = std::os::fd::AsRawFd::as_raw_fd(shell.udp.get_ref());
     loop {
-        let (n, from) = match shell.udp.recv_from(&mut buf).await {
-            Ok(x) => x,
-            Err(e) => {
-                log::debug!("udp recv: {e}");
-                continue;
-            }
-        };
+        if let Err(e) = shell.udp.readable().await {
+            log::debug!("udp wait: {e}");
+            continue;
+        }
         let mut node = shell.node.borrow_mut();
-        node.handle_datagram(shell.clock.now(), from, &mut buf[..n]);
-        for _ in 0..32 {
-            match shell.udp.get_ref().recv_from(&mut buf) {
-                Ok((n, from)) => node.handle_datagram(shell.clock.now(), from, &mut buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(_) => break,
+        // Up to 4 batches (one recvmmsg each) per wake-up, one clock read
+        // and one flush per batch; then the other tasks get their turn.
+        for _ in 0..4 {
+            let n = match batch.recv(fd) {
+                Ok(n) => n,
+                Err(e) => {
+                    if e.kind() != io::ErrorKind::WouldBlock {
+                        log::debug!("udp recv: {e}");
+                    }
+                    0
+                }
+            };
+            let now = shell.clock.now();
+            for i in 0..n {
+                if let Some((from, buf)) = batch.get(i) {
+                    node.handle_datagram(now, from, buf);
+                }
+            }
+            shell.flush(&mut node);
+            if n < BATCH {
+                break;
             }
         }
-        shell.flush(&mut node);
+        shell.stats.udp_truncated.set(batch.truncated);
     }
 }
 

@@ -3,11 +3,10 @@
 //! nonce layout, keyed BLAKE2s-128 for mac1/mac2/cookies, and a constant-time
 //! compare. Everything works on fixed arrays; nothing allocates.
 
+use blake2::digest::typenum::U16;
 use blake2::digest::{Digest, Mac as _};
 use blake2::{Blake2s256, Blake2sMac};
-use chacha20poly1305::aead::generic_array::typenum::U16;
-use chacha20poly1305::aead::AeadInPlace;
-use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Tag, XChaCha20Poly1305};
+use ipop_fastpath::ChaChaPoly;
 
 use super::consts::{CONSTRUCTION, IDENTIFIER, KEY_LEN, MAC_LEN, TAG_LEN};
 
@@ -97,37 +96,23 @@ pub fn nonce(n: u64) -> [u8; 12] {
 }
 
 /// Seals `buf` in place under `key` with nonce `n` and associated data `ad`.
-pub fn seal(key: &ChaCha20Poly1305, n: u64, ad: &[u8], buf: &mut [u8]) -> [u8; TAG_LEN] {
-    match key.encrypt_in_place_detached(&nonce(n).into(), ad, buf) {
-        Ok(tag) => tag.into(),
-        // Only fails for inputs over 256 GiB.
-        Err(_) => [0; TAG_LEN],
-    }
+pub fn seal(key: &ChaChaPoly, n: u64, ad: &[u8], buf: &mut [u8]) -> [u8; TAG_LEN] {
+    // Only fails for inputs over 256 GiB.
+    key.seal(&nonce(n), ad, buf).unwrap_or([0; TAG_LEN])
 }
 
-/// Opens `buf` in place; false (and `buf` unspecified) when the tag is wrong.
-pub fn open(
-    key: &ChaCha20Poly1305,
-    n: u64,
-    ad: &[u8],
-    buf: &mut [u8],
-    tag: &[u8; TAG_LEN],
-) -> bool {
-    key.decrypt_in_place_detached(&nonce(n).into(), ad, buf, Tag::from_slice(tag))
-        .is_ok()
+/// Opens `buf` in place; false (and `buf` unchanged) when the tag is wrong.
+pub fn open(key: &ChaChaPoly, n: u64, ad: &[u8], buf: &mut [u8], tag: &[u8; TAG_LEN]) -> bool {
+    key.open(&nonce(n), ad, buf, tag)
 }
 
-pub fn cipher(key: &[u8; KEY_LEN]) -> ChaCha20Poly1305 {
-    ChaCha20Poly1305::new(key.into())
+pub fn cipher(key: &[u8; KEY_LEN]) -> ChaChaPoly {
+    ChaChaPoly::new(key)
 }
 
 /// XChaCha20-Poly1305 seal for the cookie reply (random 24-byte nonce).
 pub fn xseal(key: &[u8; 32], nonce: &[u8; 24], ad: &[u8], buf: &mut [u8]) -> [u8; TAG_LEN] {
-    let c = XChaCha20Poly1305::new(key.into());
-    match c.encrypt_in_place_detached(nonce.into(), ad, buf) {
-        Ok(tag) => tag.into(),
-        Err(_) => [0; TAG_LEN],
-    }
+    ipop_fastpath::xseal(key, nonce, ad, buf).unwrap_or([0; TAG_LEN])
 }
 
 pub fn xopen(
@@ -137,9 +122,7 @@ pub fn xopen(
     buf: &mut [u8],
     tag: &[u8; TAG_LEN],
 ) -> bool {
-    let c = XChaCha20Poly1305::new(key.into());
-    c.decrypt_in_place_detached(nonce.into(), ad, buf, Tag::from_slice(tag))
-        .is_ok()
+    ipop_fastpath::xopen(key, nonce, ad, buf, tag)
 }
 
 /// The Noise symmetric state: chaining key and handshake hash.
@@ -245,6 +228,140 @@ mod tests {
         assert!(ct_eq(b"abcd", b"abcd"));
         assert!(!ct_eq(b"abcd", b"abce"));
         assert!(!ct_eq(b"abc", b"abcd"));
+    }
+
+    fn unhex(s: &str) -> Vec<u8> {
+        let s: Vec<u8> = s.bytes().filter(u8::is_ascii_hexdigit).collect();
+        s.chunks(2)
+            .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap())
+            .collect()
+    }
+
+    /// Bytes from a fixed xorshift stream: test inputs that differ per call.
+    fn filler(seed: &mut u64, out: &mut [u8]) {
+        for b in out {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            *b = (*seed >> 24) as u8;
+        }
+    }
+
+    #[test]
+    fn aead_rfc8439_2_8_2() {
+        let key: [u8; 32] = core::array::from_fn(|i| 0x80 + i as u8);
+        let nonce: [u8; 12] = unhex("070000004041424344454647").try_into().unwrap();
+        let aad = unhex("50515253c0c1c2c3c4c5c6c7");
+        let plain = b"Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.";
+        let c = ChaChaPoly::new(&key);
+        let mut buf = plain.to_vec();
+        let tag = c.seal(&nonce, &aad, &mut buf).unwrap();
+        assert_eq!(hex(&tag), "1ae10b594f09e26a7e902ecbd0600691");
+        assert_eq!(hex(&buf[..16]), "d31a8d34648e60db7b86afbc53ef7ec2");
+        assert!(c.open(&nonce, &aad, &mut buf, &tag));
+        assert_eq!(&buf[..], &plain[..]);
+    }
+
+    #[test]
+    fn aead_matches_chacha20poly1305_crate() {
+        use chacha20poly1305::aead::{AeadInPlace, KeyInit as _};
+        let mut seed = 0x9e37_79b9_7f4a_7c15;
+        let mut lens: Vec<usize> = (0..=300).collect();
+        lens.extend([511, 512, 513, 1279, 1280, 1281, 1500, 4096, 9001]);
+        for (i, &len) in lens.iter().enumerate() {
+            let mut key = [0u8; 32];
+            let mut nonce = [0u8; 12];
+            let mut aad = vec![0u8; [0, 1, 13, 16, 17, 32][i % 6]];
+            let mut plain = vec![0u8; len];
+            for b in [&mut key[..], &mut nonce, &mut aad, &mut plain] {
+                filler(&mut seed, b);
+            }
+            let reference = chacha20poly1305::ChaCha20Poly1305::new(&key.into());
+            let mut want = plain.clone();
+            let want_tag = reference
+                .encrypt_in_place_detached(&nonce.into(), &aad, &mut want)
+                .unwrap();
+            let ours = ChaChaPoly::new(&key);
+            let mut got = plain.clone();
+            let tag = ours.seal(&nonce, &aad, &mut got).unwrap();
+            assert_eq!(got, want, "ciphertext, length {len}");
+            assert_eq!(&tag[..], &want_tag[..], "tag, length {len}");
+            let mut bad = tag;
+            bad[i % 16] ^= 1 << (i % 8);
+            let mut copy = got.clone();
+            assert!(
+                !ours.open(&nonce, &aad, &mut copy, &bad),
+                "forged tag, length {len}"
+            );
+            assert_eq!(copy, got, "a refused message is left as it was");
+            assert!(ours.open(&nonce, &aad, &mut copy, &tag));
+            assert_eq!(copy, plain, "length {len}");
+        }
+    }
+
+    #[test]
+    fn xchacha_matches_crate() {
+        use chacha20poly1305::aead::{AeadInPlace, KeyInit as _};
+        let mut seed = 7;
+        let (mut key, mut nonce, mut plain) = ([0u8; 32], [0u8; 24], [0u8; 40]);
+        filler(&mut seed, &mut key);
+        filler(&mut seed, &mut nonce);
+        filler(&mut seed, &mut plain);
+        let reference = chacha20poly1305::XChaCha20Poly1305::new(&key.into());
+        let mut want = plain;
+        let want_tag = reference
+            .encrypt_in_place_detached(&nonce.into(), b"ad", &mut want)
+            .unwrap();
+        let mut got = plain;
+        let tag = xseal(&key, &nonce, b"ad", &mut got);
+        assert_eq!((got, &tag[..]), (want, &want_tag[..]));
+        assert!(xopen(&key, &nonce, b"ad", &mut got, &tag));
+        assert_eq!(got, plain);
+    }
+
+    #[test]
+    fn poly1305_reduction_edges() {
+        // r = 2, s = 0 (RFC 8439 A.3 #5 and #9 and, with s = 2^128 - 1, #6).
+        let mut key = [0u8; 32];
+        key[0] = 2;
+        // (2^129 - 1)·2 = 2^130 - 2 >= p: reduced to 3.
+        let t = ipop_fastpath::poly1305_padded(&key, &[&[0xff; 16]]);
+        assert_eq!(hex(&t), "03000000000000000000000000000000");
+        // (2^129 - 3)·2 = 2^130 - 6 < p: left alone, 2^128 - 6 mod 2^128.
+        let mut m = [0xff; 16];
+        m[0] = 0xfd;
+        let t = ipop_fastpath::poly1305_padded(&key, &[&m]);
+        assert_eq!(hex(&t), "faffffffffffffffffffffffffffffff");
+        // (2^128 + 2)·2 + (2^128 - 1) mod 2^128 = 3.
+        key[16..].fill(0xff);
+        let mut m = [0u8; 16];
+        m[0] = 2;
+        let t = ipop_fastpath::poly1305_padded(&key, &[&m]);
+        assert_eq!(hex(&t), "03000000000000000000000000000000");
+    }
+
+    #[test]
+    fn poly1305_matches_crate() {
+        use poly1305::universal_hash::KeyInit as _;
+        let mut seed = 99;
+        for i in 0..200 {
+            let mut key = [0u8; 32];
+            filler(&mut seed, &mut key);
+            // Largest clamped r and all-ones messages: the accumulator's
+            // limbs at their bounds.
+            if i % 4 == 0 {
+                key[..16].fill(0xff);
+            }
+            let mut msg = vec![0u8; 16 * (i % 70)];
+            if i % 3 == 0 {
+                msg.fill(0xff);
+            } else {
+                filler(&mut seed, &mut msg);
+            }
+            let want = poly1305::Poly1305::new(&key.into()).compute_unpadded(&msg);
+            let got = ipop_fastpath::poly1305_padded(&key, &[&msg]);
+            assert_eq!(&got[..], &want[..], "case {i}");
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! counter and the receive replay window. Encryption and decryption work in
 //! caller buffers.
 
-use chacha20poly1305::ChaCha20Poly1305;
+use ipop_fastpath::ChaChaPoly;
 
 use super::consts::{
     REJECT_AFTER_MESSAGES, REJECT_AFTER_TIME, REKEY_AFTER_MESSAGES, REKEY_AFTER_TIME, TAG_LEN,
@@ -17,8 +17,8 @@ pub struct Session {
     pub local_index: u32,
     /// The peer's index: we write it into every transport message we send.
     pub remote_index: u32,
-    send: ChaCha20Poly1305,
-    recv: ChaCha20Poly1305,
+    send: ChaChaPoly,
+    recv: ChaChaPoly,
     send_counter: u64,
     replay: ReplayWindow,
     pub created: Instant,

@@ -408,6 +408,12 @@ impl Node {
         self.pool.pop()
     }
 
+    /// The largest datagram or frame the node sends (its buffer size): what
+    /// the shell's batch buffers hold per packet.
+    pub fn buf_size(&self) -> usize {
+        self.pool.buf_size()
+    }
+
     /// When `handle_timeout` should run next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut t = Some(self.next_gossip);

@@ -12,9 +12,8 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use chacha20poly1305::aead::{AeadInPlace, KeyInit};
-use chacha20poly1305::ChaCha20Poly1305;
 use hmac::Mac;
+use ipop_fastpath::ChaChaPoly as Aead;
 use rustls::crypto::cipher::{
     make_tls13_aad, AeadKey, InboundOpaqueMessage, InboundPlainMessage, Iv, MessageDecrypter,
     MessageEncrypter, Nonce, OutboundOpaqueMessage, OutboundPlainMessage, PrefixedPayload,
@@ -176,16 +175,19 @@ impl Tls13AeadAlgorithm for ChaChaPoly {
 
 /// One direction of a TLS 1.3 connection (RFC 8446 5.2, 5.3).
 struct Record {
-    cipher: ChaCha20Poly1305,
+    cipher: Aead,
     iv: Iv,
 }
 
 impl Record {
     fn new(key: &AeadKey, iv: Iv) -> Record {
         // rustls derives exactly key_len() = 32 bytes.
-        let key = chacha20poly1305::Key::from_slice(key.as_ref());
+        let mut k = [0u8; 32];
+        if let Some(src) = key.as_ref().get(..32) {
+            k.copy_from_slice(src);
+        }
         Record {
-            cipher: ChaCha20Poly1305::new(key),
+            cipher: Aead::new(&k),
             iv,
         }
     }
@@ -204,7 +206,7 @@ impl MessageEncrypter for Record {
         let nonce = Nonce::new(&self.iv, seq).0;
         let tag = self
             .cipher
-            .encrypt_in_place_detached(&nonce.into(), &make_tls13_aad(total), payload.as_mut())
+            .seal(&nonce, &make_tls13_aad(total), payload.as_mut())
             .map_err(|_| Error::EncryptError)?;
         payload.extend_from_slice(&tag);
         // TLS 1.3 records all say TLS 1.2 on the outside (RFC 8446 5.1).
@@ -233,9 +235,10 @@ impl MessageDecrypter for Record {
         }
         let nonce = Nonce::new(&self.iv, seq).0;
         let (data, tag) = payload.split_at_mut(len - TAG_LEN);
-        self.cipher
-            .decrypt_in_place_detached(&nonce.into(), &make_tls13_aad(len), data, (&*tag).into())
-            .map_err(|_| Error::DecryptError)?;
+        let tag: [u8; TAG_LEN] = (&*tag).try_into().map_err(|_| Error::DecryptError)?;
+        if !self.cipher.open(&nonce, &make_tls13_aad(len), data, &tag) {
+            return Err(Error::DecryptError);
+        }
         payload.truncate(len - TAG_LEN);
         msg.into_tls13_unpadded_message()
     }
