@@ -56,9 +56,19 @@ impl OverlaySocket {
         self.sock.local_addr().map(unmap)
     }
 
+    /// `to` as this socket's kernel wants it: v4-mapped on a dual-stack
+    /// socket, unchanged otherwise.
+    pub fn wire(&self, to: SocketAddr) -> SocketAddr {
+        if self.dual {
+            map(to)
+        } else {
+            to
+        }
+    }
+
     /// `send_to` with IPv4 destinations v4-mapped on a dual-stack socket.
     pub fn send_to(&self, buf: &[u8], to: SocketAddr) -> io::Result<usize> {
-        self.sock.send_to(buf, if self.dual { map(to) } else { to })
+        self.sock.send_to(buf, self.wire(to))
     }
 
     /// `recv_from` reporting IPv4 senders as IPv4 addresses.
@@ -68,6 +78,14 @@ impl OverlaySocket {
 
     pub fn inner(&self) -> &UdpSocket {
         &self.sock
+    }
+}
+
+impl AsRawFd for OverlaySocket {
+    /// For `sendmmsg`/`recvmmsg` (src/io/batch.rs): addresses given to the
+    /// raw descriptor go through [`OverlaySocket::wire`] and [`unmap`].
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.sock.as_raw_fd()
     }
 }
 
@@ -89,6 +107,11 @@ impl Udp {
 
     pub fn get_ref(&self) -> &OverlaySocket {
         self.0.get_ref()
+    }
+
+    /// Waits until a datagram can be read.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.0.readable().await
     }
 
     /// Waits for and receives one datagram.
