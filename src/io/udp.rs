@@ -268,6 +268,34 @@ mod tests {
         assert_eq!(unmap(v6), v6);
     }
 
+    /// The batch calls (sendmmsg/recvmmsg on the raw descriptor) with the
+    /// mapping the loop applies: an IPv4 peer reached and heard as IPv4.
+    #[test]
+    fn batches_on_the_dual_stack_socket() {
+        use crate::io::batch::{RecvBatch, SendBatch};
+        let s = OverlaySocket::bind(0).unwrap();
+        let port = s.local_addr().unwrap().port();
+        let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let to = peer.local_addr().unwrap();
+        let mut out = SendBatch::new(64);
+        assert!(out.push(s.wire(to), b"one"));
+        assert!(out.push(s.wire(to), b"two"));
+        out.send(s.as_raw_fd(), |f| {
+            panic!("send to {} failed: {}", f.to, f.error)
+        });
+        let mut buf = [0u8; 16];
+        for want in [&b"one"[..], b"two"] {
+            let (n, from) = peer.recv_from(&mut buf).unwrap();
+            assert_eq!((&buf[..n], from.port()), (want, port));
+        }
+        peer.send_to(b"back", ("127.0.0.1", port)).unwrap();
+        let mut rx = RecvBatch::new(64);
+        assert_eq!(rx.recv(s.as_raw_fd()).unwrap(), 1);
+        let (from, data) = rx.get(0).unwrap();
+        assert_eq!(&data[..], b"back");
+        assert_eq!(unmap(from), to);
+    }
+
     /// Both families over one socket on loopback; senders come back in
     /// their own family.
     #[test]
