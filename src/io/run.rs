@@ -112,10 +112,11 @@ impl Shell {
             self.stats
                 .udp_send_errors
                 .set(self.stats.udp_send_errors.get() + 1);
+            let to = super::udp::unmap(f.to);
             if f.error.raw_os_error() == Some(libc::EMSGSIZE) {
-                let _ = too_big.push((f.to, f.len));
+                let _ = too_big.push((to, f.len));
             }
-            log::debug!("udp send to {}: {}", f.to, f.error);
+            log::debug!("udp send to {to}: {}", f.error);
         };
         let fd = std::os::fd::AsRawFd::as_raw_fd(self.udp.get_ref());
         let mut batch = self.send_batch.borrow_mut();
@@ -125,7 +126,7 @@ impl Shell {
                     if batch.is_full() {
                         batch.send(fd, &mut failed);
                     }
-                    if !batch.push(to, bytes) {
+                    if !batch.push(self.udp.get_ref().wire_addr(to), bytes) {
                         // Longer than a batch slot: after the queued ones, alone.
                         batch.send(fd, &mut failed);
                         if let Err(error) = self.udp.get_ref().send_to(bytes, to) {
@@ -343,7 +344,7 @@ async fn udp_task(shell: Rc<Shell>) {
             let now = shell.clock.now();
             for i in 0..n {
                 if let Some((from, buf)) = batch.get(i) {
-                    node.handle_datagram(now, from, buf);
+                    node.handle_datagram(now, super::udp::unmap(from), buf);
                 }
             }
             shell.flush(&mut node);

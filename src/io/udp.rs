@@ -58,7 +58,17 @@ impl OverlaySocket {
 
     /// `send_to` with IPv4 destinations v4-mapped on a dual-stack socket.
     pub fn send_to(&self, buf: &[u8], to: SocketAddr) -> io::Result<usize> {
-        self.sock.send_to(buf, if self.dual { map(to) } else { to })
+        self.sock.send_to(buf, self.wire_addr(to))
+    }
+
+    /// The address the kernel wants for `to` on this socket (v4-mapped on
+    /// a dual-stack one), for the batched calls that bypass `send_to`.
+    pub fn wire_addr(&self, to: SocketAddr) -> SocketAddr {
+        if self.dual {
+            map(to)
+        } else {
+            to
+        }
     }
 
     /// `recv_from` reporting IPv4 senders as IPv4 addresses.
@@ -77,6 +87,12 @@ impl AsFd for OverlaySocket {
     }
 }
 
+impl AsRawFd for OverlaySocket {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.sock.as_raw_fd()
+    }
+}
+
 /// The async wrapper the loop holds; `get_ref()` gives the socket for
 /// non-blocking sends and drains, as `Async<UdpSocket>` did.
 #[derive(Debug)]
@@ -89,6 +105,11 @@ impl Udp {
 
     pub fn get_ref(&self) -> &OverlaySocket {
         self.0.get_ref()
+    }
+
+    /// Waits until a datagram can be read.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.0.readable().await
     }
 
     /// Waits for and receives one datagram.
