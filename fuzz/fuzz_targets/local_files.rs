@@ -1,6 +1,7 @@
 //! The local text files a node reads: /etc/resolv.conf and /etc/hosts,
 //! the key file, board profiles and the host facts (/etc/openwrt_release,
-//! /proc/meminfo, /proc/device-tree/model), host:port entries.
+//! /proc/meminfo, /proc/device-tree/model), /proc/net/if_inet6, host:port
+//! entries.
 #![no_main]
 
 use ipop::board;
@@ -28,4 +29,5 @@ fuzz_target!(|data: &[u8]| {
     let _ = board::openwrt_arch_of(text);
     let _ = board::mem_total_kb_of(text);
     let _ = board::pi_model_of(text);
+    assert!(ipop::io::netif::unusable_ip6(text).len() <= text.lines().count());
 });

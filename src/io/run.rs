@@ -126,7 +126,7 @@ impl Shell {
                     if batch.is_full() {
                         batch.send(fd, &mut failed);
                     }
-                    if !batch.push(self.udp.get_ref().wire(to), bytes) {
+                    if !batch.push(self.udp.get_ref().wire_addr(to), bytes) {
                         // Longer than a batch slot: after the queued ones, alone.
                         batch.send(fd, &mut failed);
                         if let Err(error) = self.udp.get_ref().send_to(bytes, to) {

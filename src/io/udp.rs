@@ -56,19 +56,19 @@ impl OverlaySocket {
         self.sock.local_addr().map(unmap)
     }
 
-    /// `to` as this socket's kernel wants it: v4-mapped on a dual-stack
-    /// socket, unchanged otherwise.
-    pub fn wire(&self, to: SocketAddr) -> SocketAddr {
+    /// `send_to` with IPv4 destinations v4-mapped on a dual-stack socket.
+    pub fn send_to(&self, buf: &[u8], to: SocketAddr) -> io::Result<usize> {
+        self.sock.send_to(buf, self.wire_addr(to))
+    }
+
+    /// The address the kernel wants for `to` on this socket (v4-mapped on
+    /// a dual-stack one), for the batched calls that bypass `send_to`.
+    pub fn wire_addr(&self, to: SocketAddr) -> SocketAddr {
         if self.dual {
             map(to)
         } else {
             to
         }
-    }
-
-    /// `send_to` with IPv4 destinations v4-mapped on a dual-stack socket.
-    pub fn send_to(&self, buf: &[u8], to: SocketAddr) -> io::Result<usize> {
-        self.sock.send_to(buf, self.wire(to))
     }
 
     /// `recv_from` reporting IPv4 senders as IPv4 addresses.
@@ -83,7 +83,7 @@ impl OverlaySocket {
 
 impl AsRawFd for OverlaySocket {
     /// For `sendmmsg`/`recvmmsg` (src/io/batch.rs): addresses given to the
-    /// raw descriptor go through [`OverlaySocket::wire`] and [`unmap`].
+    /// raw descriptor go through [`OverlaySocket::wire_addr`] and [`unmap`].
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
         self.sock.as_raw_fd()
     }
@@ -278,8 +278,8 @@ mod tests {
         let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
         let to = peer.local_addr().unwrap();
         let mut out = SendBatch::new(64);
-        assert!(out.push(s.wire(to), b"one"));
-        assert!(out.push(s.wire(to), b"two"));
+        assert!(out.push(s.wire_addr(to), b"one"));
+        assert!(out.push(s.wire_addr(to), b"two"));
         out.send(s.as_raw_fd(), |f| {
             panic!("send to {} failed: {}", f.to, f.error)
         });
