@@ -13,9 +13,18 @@ for n in b c; do
     ip netns exec "v14-$n" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
     ip netns exec "v14-$n" sysctl -qw net.ipv6.conf.default.disable_ipv6=1
 done
-ns_wire v14-a v14-hub 10.114.0.1/24
-ns_wire v14-b v14-hub 10.114.0.2/24
-ns_wire v14-c v14-hub 10.114.0.3/24
+# A veth from each to the hub; host-side names carry this test's prefix.
+for n in a b c; do
+    ip link add "v14o$n" type veth peer name "v14o$n-h"
+    ip link set "v14o$n" netns "v14-$n"
+    ip -n "v14-$n" link set "v14o$n" name eth0
+    ip link set "v14o$n-h" netns v14-hub
+    ip -n v14-hub link set "v14o$n-h" master br0 up
+done
+ip -n v14-a addr add 10.114.0.1/24 dev eth0
+ip -n v14-b addr add 10.114.0.2/24 dev eth0
+ip -n v14-c addr add 10.114.0.3/24 dev eth0
+for n in a b c; do ip -n "v14-$n" link set eth0 up; done
 
 PA=$(genkey a); PB=$(genkey b); genkey c >/dev/null
 peer_a="{\"endpoint\": \"10.114.0.1:47300\", \"public_key\": \"$PA\"}"

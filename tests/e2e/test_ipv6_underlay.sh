@@ -7,17 +7,23 @@
 # session (no new handshake), and comes back to IPv6 when the cut heals.
 . "$(dirname "$0")/lib.sh"
 
-# ns_wire6 NS HUB ADDR6/PREFIX: a veth from NS (eth0) to HUB's br0, IPv6 only.
-ns_wire6() {
-    local ns=$1 hub=$2 addr=$3
-    local a="v$RANDOM$RANDOM" b="w$RANDOM$RANDOM"
-    a=${a:0:12}; b=${b:0:12}
+# wire NS HUB ADDR/PREFIX...: a veth from NS (eth0) to HUB's br0 with these
+# addresses (IPv6 ones without DAD); host-side names carry this test's prefix.
+wire() {
+    local ns=$1 hub=$2 a="v14a$RANDOM" b="v14b$RANDOM"; shift 2
     ip link add "$a" type veth peer name "$b"
     ip link set "$a" netns "$ns"
     ip -n "$ns" link set "$a" name eth0
     ip link set "$b" netns "$hub"
     ip -n "$hub" link set "$b" master br0 up
-    ip -n "$ns" addr add "$addr" dev eth0 nodad
+    local addr
+    for addr in "$@"; do
+        if [[ "$addr" == *:* ]]; then
+            ip -n "$ns" addr add "$addr" dev eth0 nodad
+        else
+            ip -n "$ns" addr add "$addr" dev eth0
+        fi
+    done
     ip -n "$ns" link set eth0 up
 }
 
@@ -47,9 +53,9 @@ wait_family() {
 ### 1. IPv6-only underlay, three nodes.
 hub_add v14-h6
 for n in a b c; do ns_add "v14-6$n"; done
-ns_wire6 v14-6a v14-h6 2001:db8:14::1/64
-ns_wire6 v14-6b v14-h6 2001:db8:14::2/64
-ns_wire6 v14-6c v14-h6 2001:db8:14::3/64
+wire v14-6a v14-h6 2001:db8:14::1/64
+wire v14-6b v14-h6 2001:db8:14::2/64
+wire v14-6c v14-h6 2001:db8:14::3/64
 PA=$(genkey a); genkey b >/dev/null; genkey c >/dev/null
 peer_a="{\"endpoint\": \"[2001:db8:14::1]:47310\", \"public_key\": \"$PA\"}"
 for n in a b c; do
@@ -94,10 +100,8 @@ sleep 0.5
 ### 2. Dual-stack pair: meets over IPv4, prefers IPv6, falls back to IPv4.
 hub_add v14-hd
 for n in a b; do ns_add "v14-d$n"; done
-ns_wire v14-da v14-hd 10.114.16.1/24
-ns_wire v14-db v14-hd 10.114.16.2/24
-ip -n v14-da addr add 2001:db8:15::1/64 dev eth0 nodad
-ip -n v14-db addr add 2001:db8:15::2/64 dev eth0 nodad
+wire v14-da v14-hd 10.114.16.1/24 2001:db8:15::1/64
+wire v14-db v14-hd 10.114.16.2/24 2001:db8:15::2/64
 PA=$(genkey da); genkey db >/dev/null
 peer_a="{\"endpoint\": \"10.114.16.1:47311\", \"public_key\": \"$PA\"}"
 overlay_json "$T_DIR/da.json" 10.254.17.1 "$T_DIR/da.key" "$T_DIR/da.sock" '0, "stun": []' ""
