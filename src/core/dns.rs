@@ -271,6 +271,66 @@ mod tests {
         assert_eq!(read_answer(&m, 9, "h", TYPE_A), Err(DnsError::NotOurs));
     }
 
+    /// An AAAA answer to `h` (ID 9) whose record says `rdlength` and
+    /// carries `data`.
+    fn aaaa_with(rdlength: u16, data: &[u8]) -> Vec<u8> {
+        let mut m = vec![
+            0, 9, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0, 1, b'h', 0, 0, 28, 0, 1,
+        ];
+        m.extend_from_slice(&[0xc0, 12, 0, 28, 0, 1, 0, 0, 0, 60]);
+        m.extend_from_slice(&rdlength.to_be_bytes());
+        m.extend_from_slice(data);
+        m
+    }
+
+    #[test]
+    fn malformed_aaaa_answers() {
+        let v6 = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+        assert_eq!(
+            read_answer(&aaaa_with(16, &v6), 9, "h", TYPE_AAAA)
+                .unwrap()
+                .len(),
+            1
+        );
+        // An AAAA record of 4 or 15 bytes (an A record mislabelled, a cut one).
+        assert_eq!(
+            read_answer(&aaaa_with(4, &v6[..4]), 9, "h", TYPE_AAAA),
+            Err(DnsError::Malformed)
+        );
+        assert_eq!(
+            read_answer(&aaaa_with(15, &v6[..15]), 9, "h", TYPE_AAAA),
+            Err(DnsError::Malformed)
+        );
+        // rdlength beyond the message; the message cut inside the record,
+        // inside its header, and right after the question.
+        assert_eq!(
+            read_answer(&aaaa_with(17, &v6), 9, "h", TYPE_AAAA),
+            Err(DnsError::Malformed)
+        );
+        let whole = aaaa_with(16, &v6);
+        for cut in [whole.len() - 1, whole.len() - 16, 25, 19] {
+            assert_eq!(
+                read_answer(&whole[..cut], 9, "h", TYPE_AAAA),
+                Err(DnsError::Malformed),
+                "cut at {cut}"
+            );
+        }
+        // Two answers announced, one present.
+        let mut two = whole.clone();
+        two[7] = 2;
+        assert_eq!(
+            read_answer(&two, 9, "h", TYPE_AAAA),
+            Err(DnsError::Malformed)
+        );
+        // The record's name starts with a reserved label type (0b10).
+        let mut reserved = whole;
+        reserved[19] = 0x80;
+        assert_eq!(
+            read_answer(&reserved, 9, "h", TYPE_AAAA),
+            Err(DnsError::Malformed)
+        );
+    }
+
     #[test]
     fn foreign_answers_are_not_ours() {
         let m = cname_answer();

@@ -11,15 +11,25 @@ use super::netif::{self, NetChanges};
 use super::run::Shell;
 use crate::core::candidate::{Candidate, CandidateKind};
 
+/// IPv6 host candidates per node (of payload::MAX_GOSSIP_CANDIDATES = 8).
+const MAX_V6_HOST: usize = 3;
+
 pub fn refresh(shell: &Shell) {
     let host = netif::host_addresses(shell.tap.name(), &shell.cfg.network_ignore_list);
     let mut cands: Vec<Candidate> = Vec::new();
-    // Our socket is IPv4; prefer addresses in the order the kernel lists them.
-    for (i, (_ifname, ip)) in host
+    // Addresses the socket can send from (IPv6 on a dual-stack socket),
+    // IPv6 first (no NAT in the way: the path the node prefers), each
+    // family in the order the kernel lists them.
+    let udp = shell.udp.get_ref();
+    let usable = |ip: &IpAddr| udp.reaches(&SocketAddr::new(*ip, 0));
+    // At most MAX_V6_HOST of them, so IPv4 keeps room among the gossiped
+    // candidates when privacy extensions add many.
+    let v6 = host
         .iter()
-        .filter(|(_, ip)| matches!(ip, IpAddr::V4(_)))
-        .enumerate()
-    {
+        .filter(|(_, ip)| ip.is_ipv6() && usable(ip))
+        .take(MAX_V6_HOST);
+    let v4 = host.iter().filter(|(_, ip)| ip.is_ipv4());
+    for (i, (_ifname, ip)) in v6.chain(v4).enumerate() {
         let pref = u16::MAX.saturating_sub(i as u16);
         cands.push(Candidate::new(
             CandidateKind::Host,

@@ -108,6 +108,14 @@ pub fn check(
         .as_deref()
         .and_then(super::tap::interface_mtu);
     let mut out = config::describe_with(&loaded.config, bridge_mtu);
+    out.push_str(&format!(
+        "{:<16}{}\n",
+        "kernel_ipv6",
+        match super::ipv6::host_refusal() {
+            None => "on".to_string(),
+            Some(why) => format!("off: {why}; the overlay will run IPv4-only"),
+        }
+    ));
     for k in &loaded.ignored {
         out.push_str(&format!("ignored  {}: {}\n", k.key, k.why));
     }

@@ -31,7 +31,8 @@ pub async fn serve(shell: Rc<Shell>, mut server: ControlServer) {
 /// The node's status plus what only the shell knows.
 pub fn status_text(shell: &Shell, json: bool) -> String {
     let now = shell.clock.now();
-    let st = shell.node.borrow().status(now);
+    let mut st = shell.node.borrow().status(now);
+    st.ip6_off = shell.tap.ipv6_off().map(str::to_string);
     let members = shell.node.borrow().membership_status();
     let mtu = super::tap::interface_mtu(shell.tap.name()).unwrap_or(0);
     let signalling = shell.signalling.borrow().clone();

@@ -9,6 +9,7 @@ pub mod control_task;
 #[cfg(feature = "lab")]
 pub mod demo;
 pub mod ifctl;
+pub mod ipv6;
 pub mod keyfile;
 pub mod limits;
 pub mod membership;
@@ -23,4 +24,5 @@ pub mod signalling;
 pub mod signals;
 pub mod stun_probe;
 pub mod tap;
+pub mod udp;
 pub mod xmpp;

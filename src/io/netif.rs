@@ -8,8 +8,11 @@
 //!   `network_ignore_list` exactly (an IPv4 alias label `eth0:1` counts as
 //!   `eth0`);
 //! * IPv4: every address except 127.0.0.0/8;
-//! * IPv6: every unicast address except loopback, unspecified and
-//!   link-local (fe80::/10), which would need a scope ID in a candidate.
+//! * IPv6: global and unique-local unicast addresses: not loopback,
+//!   unspecified, link-local (fe80::/10, which would need a scope ID in a
+//!   candidate) or the obsolete site-local fec0::/10, and not deprecated,
+//!   tentative or failed duplicate detection (`/proc/net/if_inet6` flags):
+//!   a deprecated address is on its way out, a tentative one cannot send.
 
 use std::ffi::CStr;
 use std::io;
@@ -50,7 +53,33 @@ pub fn host_addresses(own_tap: &str, ignore: &[String]) -> Vec<(String, IpAddr)>
     }
     // SAFETY: `head` came from getifaddrs and is freed once.
     unsafe { libc::freeifaddrs(head) };
+    let unusable = unusable_ip6(&std::fs::read_to_string("/proc/net/if_inet6").unwrap_or_default());
+    out.retain(|(_, ip)| !matches!(ip, IpAddr::V6(a) if unusable.contains(a)));
     out
+}
+
+/// IFA_F_* flags (linux/if_addr.h) that make an IPv6 address no candidate.
+const IFA_F_DADFAILED: u32 = 0x08;
+const IFA_F_DEPRECATED: u32 = 0x20;
+const IFA_F_TENTATIVE: u32 = 0x40;
+
+/// The addresses `/proc/net/if_inet6` (as `text`) lists as deprecated,
+/// tentative or failed DAD. Lines: 32 hex digits of address, ifindex,
+/// prefix length, scope, flags (hex), name; malformed lines are skipped.
+pub fn unusable_ip6(text: &str) -> Vec<Ipv6Addr> {
+    text.lines()
+        .filter_map(|line| {
+            let mut w = line.split_whitespace();
+            let hex = w.next()?;
+            let flags = u32::from_str_radix(w.nth(3)?, 16).ok()?;
+            if hex.len() != 32
+                || flags & (IFA_F_DADFAILED | IFA_F_DEPRECATED | IFA_F_TENTATIVE) == 0
+            {
+                return None;
+            }
+            u128::from_str_radix(hex, 16).ok().map(Ipv6Addr::from)
+        })
+        .collect()
 }
 
 /// The decision for one address: `Some(interface name)` to keep it.
@@ -73,6 +102,8 @@ fn keep<'a>(
                 && !a.is_unspecified()
                 && !a.is_multicast()
                 && (a.segments()[0] & 0xFFC0) != 0xFE80
+                && (a.segments()[0] & 0xFFC0) != 0xFEC0
+                && a.to_ipv4_mapped().is_none()
         }
     };
     (up && !loopback && !ignored && usable).then_some(name)

@@ -124,3 +124,36 @@ fn gathers_in_netns_and_notices_changes() {
     .join()
     .unwrap();
 }
+
+#[test]
+fn deprecated_tentative_and_failed_ip6_are_unusable() {
+    let text = "\
+20010db8000000000000000000000001 02 40 00 80     eth0
+20010db8000000000000000000000002 02 40 00 a0     eth0
+fd000000000000000000000000000003 03 40 00 c0     eth1
+fd000000000000000000000000000004 03 40 00 88     eth1
+fe800000000000000000000000000005 02 40 20 80     eth0
+20010db800000000000000000000000x 02 40 00 a0     eth0
+2001 02 40 00 a0 eth0
+20010db8000000000000000000000006 02 40 00
+";
+    let bad: Vec<Ipv6Addr> = ["2001:db8::2", "fd00::3", "fd00::4"]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+    assert_eq!(unusable_ip6(text), bad);
+    assert_eq!(unusable_ip6(""), Vec::<Ipv6Addr>::new());
+}
+
+#[test]
+fn ip6_scopes() {
+    let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
+    assert_eq!(keep("eth0", UP, ip("2001:db8::1"), "t", &[]), Some("eth0"));
+    assert_eq!(keep("eth0", UP, ip("fd00::1"), "t", &[]), Some("eth0"));
+    assert_eq!(keep("eth0", UP, ip("fe80::1"), "t", &[]), None);
+    assert_eq!(keep("eth0", UP, ip("fec0::1"), "t", &[]), None);
+    assert_eq!(keep("eth0", UP, ip("::1"), "t", &[]), None);
+    assert_eq!(keep("eth0", UP, ip("ff02::1"), "t", &[]), None);
+    let ignore = vec!["eth0".to_string()];
+    assert_eq!(keep("eth0", UP, ip("2001:db8::1"), "t", &ignore), None);
+}

@@ -102,6 +102,11 @@ pub fn split_host_port(entry: &str, default_port: u16) -> Option<(&str, u16)> {
 
 /// The address `host` names right now, if that needs no lookup.
 pub fn literal(host: &str, port: u16) -> Option<SocketAddr> {
+    // `[2001:db8::1]` as an XMPP host: the brackets of a URL or an entry.
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
     host.parse::<IpAddr>()
         .ok()
         .map(|ip| SocketAddr::new(ip, port))
@@ -115,6 +120,19 @@ pub fn literal_entry(entry: &str, default_port: u16) -> Option<SocketAddr> {
 
 /// Resolves a server entry (`host[:port]`) to its first IPv4 address: the
 /// overlay's one UDP socket is IPv4.
+/// Every address of `entry` ("host[:port]", "[v6]:port"), IPv4 first.
+pub async fn resolve_entry(entry: &str, default_port: u16) -> io::Result<Vec<SocketAddr>> {
+    let (host, port) = split_host_port(entry, default_port).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{entry}: expected host[:port]"),
+        )
+    })?;
+    let mut all = resolve(host, port).await?;
+    all.sort_by_key(SocketAddr::is_ipv6);
+    Ok(all)
+}
+
 pub async fn resolve_entry_v4(entry: &str, default_port: u16) -> io::Result<SocketAddr> {
     let (host, port) = split_host_port(entry, default_port).ok_or_else(|| {
         io::Error::new(
@@ -337,6 +355,12 @@ mod tests {
         ] {
             assert_eq!(split_host_port(bad, 3478), None, "{bad:?}");
         }
+        // An IPv6 host, bare or bracketed (xmpp_host), is a literal.
+        let v6: SocketAddr = "[2001:db8::1]:5222".parse().unwrap();
+        assert_eq!(literal("2001:db8::1", 5222), Some(v6));
+        assert_eq!(literal("[2001:db8::1]", 5222), Some(v6));
+        assert_eq!(literal("[2001:db8::1", 5222), None);
+        assert_eq!(literal_entry("[2001:db8::1]:5222", 1), Some(v6));
     }
 
     /// A real UDP nameserver on loopback that answers A queries for one

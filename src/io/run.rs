@@ -7,12 +7,12 @@
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::io;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::time::Duration;
 
-use async_io::{Async, Timer};
+use async_io::Timer;
 use smol::channel;
 
 use super::batch::{RecvBatch, SendBatch, SendFailure, BATCH};
@@ -84,7 +84,7 @@ pub struct ShellStats {
 /// What the tasks share.
 pub struct Shell {
     pub node: RefCell<Node>,
-    pub udp: Async<UdpSocket>,
+    pub udp: super::udp::Udp,
     pub tap: Tap,
     pub clock: Clock,
     pub stats: ShellStats,
@@ -112,10 +112,11 @@ impl Shell {
             self.stats
                 .udp_send_errors
                 .set(self.stats.udp_send_errors.get() + 1);
+            let to = super::udp::unmap(f.to);
             if f.error.raw_os_error() == Some(libc::EMSGSIZE) {
-                let _ = too_big.push((f.to, f.len));
+                let _ = too_big.push((to, f.len));
             }
-            log::debug!("udp send to {}: {}", f.to, f.error);
+            log::debug!("udp send to {to}: {}", f.error);
         };
         let fd = std::os::fd::AsRawFd::as_raw_fd(self.udp.get_ref());
         let mut batch = self.send_batch.borrow_mut();
@@ -125,7 +126,7 @@ impl Shell {
                     if batch.is_full() {
                         batch.send(fd, &mut failed);
                     }
-                    if !batch.push(to, bytes) {
+                    if !batch.push(self.udp.get_ref().wire_addr(to), bytes) {
                         // Longer than a batch slot: after the queued ones, alone.
                         batch.send(fd, &mut failed);
                         if let Err(error) = self.udp.get_ref().send_to(bytes, to) {
@@ -188,18 +189,8 @@ pub fn run(cfg: OverlayConfig, tap_override: Option<&str>, limits: Limits) -> Re
             "L3 mode"
         }
     );
-    // An address, not ("0.0.0.0", port): a string would link libc's
-    // getaddrinfo and its resolver (15 kB on mipsel) for nothing.
-    let any = SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, cfg.listen_port));
-    let udp = UdpSocket::bind(any)
-        .map_err(|e| CliError::Runtime(format!("cannot bind UDP port {}: {e}", cfg.listen_port)))?;
-    grow_socket_buffers(&udp);
-    set_dont_fragment(&udp);
-    let local_port = udp
-        .local_addr()
-        .map(|a| a.port())
-        .unwrap_or(cfg.listen_port);
-    let udp = Async::new(udp).map_err(|e| CliError::Runtime(format!("udp socket: {e}")))?;
+    let (udp, local_port) = super::udp::open(cfg.listen_port)?;
+    let reach = |a: &SocketAddr| udp.get_ref().reaches(a);
 
     let clock = Clock::new();
     let seed = keyfile::random_bytes().map_err(|e| CliError::Runtime(e.to_string()))?;
@@ -210,7 +201,7 @@ pub fn run(cfg: OverlayConfig, tap_override: Option<&str>, limits: Limits) -> Re
         switchmode: cfg.switchmode,
         static_secret: secret,
         psk: cfg.psk(),
-        static_peers: resolve_static_peers(&cfg),
+        static_peers: resolve_static_peers(&cfg, &reach),
         accept_unknown: !cfg.static_peers.is_empty() || cfg.xmpp_username.is_none(),
         max_peers: limits.max_peers,
         pool_buffers: limits.pool_buffers,
@@ -221,8 +212,8 @@ pub fn run(cfg: OverlayConfig, tap_override: Option<&str>, limits: Limits) -> Re
         ),
         unix_nanos_at_zero: clock.unix_nanos_at_zero(),
         topology: crate::core::topology::TopologyConfig::from(&cfg),
-        stun: resolve_stun(&cfg),
-        turn: resolve_turn(&cfg),
+        stun: resolve_stun(&cfg, &reach),
+        turn: resolve_turn(&cfg, &reach),
         mss_clamp: cfg.mss_clamp,
     };
     let mut node = Node::new(node_cfg, Rng::from_seed(seed), clock.now());
@@ -279,75 +270,24 @@ pub fn run(cfg: OverlayConfig, tap_override: Option<&str>, limits: Limits) -> Re
     result.map_err(|e| CliError::Runtime(format!("signal handling: {e}")))
 }
 
-/// Bursts from a fast sender outrun one event-loop turn; the kernel's
-/// default 208 kB UDP buffers then drop. 2 MB each way (capped by
-/// net.core.[rw]mem_max unless we are root, where FORCE bypasses it).
-fn grow_socket_buffers(udp: &UdpSocket) {
-    use std::os::fd::AsRawFd;
-    let size: libc::c_int = 2 << 20;
-    for (force, plain) in [
-        (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF),
-        (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF),
-    ] {
-        let set = |opt| unsafe {
-            libc::setsockopt(
-                udp.as_raw_fd(),
-                libc::SOL_SOCKET,
-                opt,
-                (&size as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            ) == 0
-        };
-        if !set(force) && !set(plain) {
-            log::debug!(
-                "cannot grow UDP socket buffer: {}",
-                io::Error::last_os_error()
-            );
-        }
-    }
-}
-
-/// Every datagram leaves with DF set (IP_PMTUDISC_DO): the node probes each
-/// link's path MTU itself and never sends a datagram bigger than that, so
-/// nothing is fragmented on the underlay. One that does not fit the device
-/// or the route's MTU (learned from ICMP, or IPsec's overhead) fails with
-/// EMSGSIZE instead of leaving in fragments; the node learns from that at
-/// once (`handle_too_big`).
-fn set_dont_fragment(udp: &UdpSocket) {
-    use std::os::fd::AsRawFd;
-    let probe: libc::c_int = libc::IP_PMTUDISC_DO;
-    // SAFETY: a valid socket and a c_int option of the right size.
-    let ok = unsafe {
-        libc::setsockopt(
-            udp.as_raw_fd(),
-            libc::IPPROTO_IP,
-            libc::IP_MTU_DISCOVER,
-            (&probe as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        ) == 0
-    };
-    if !ok {
-        log::warn!(
-            "cannot set DF on the UDP socket: {}; the kernel may fragment on the underlay",
-            io::Error::last_os_error()
-        );
-    }
-}
-
-/// The static peers whose endpoints are IPv4 literals; names are resolved
-/// by [`super::servers`] once the loop runs.
-fn resolve_static_peers(cfg: &OverlayConfig) -> Vec<(SocketAddr, [u8; 32])> {
+/// The static peers whose endpoints are literal addresses; names are
+/// resolved by [`super::servers`] once the loop runs.
+fn resolve_static_peers(
+    cfg: &OverlayConfig,
+    reach: &dyn Fn(&SocketAddr) -> bool,
+) -> Vec<(SocketAddr, [u8; 32])> {
     cfg.static_peers
         .iter()
-        .filter_map(|p| Some((literal_v4(&p.endpoint)?, p.public_key)))
+        .filter_map(|p| Some((literal(&p.endpoint, reach)?, p.public_key)))
         .collect()
 }
 
-/// `entry` ("a.b.c.d[:port]") if it needs no name lookup.
-fn literal_v4(entry: &str) -> Option<SocketAddr> {
+/// `entry` ("a.b.c.d[:port]", "[v6]:port") if it needs no name lookup and
+/// the socket can reach it.
+fn literal(entry: &str, reach: &dyn Fn(&SocketAddr) -> bool) -> Option<SocketAddr> {
     let a = super::resolve::literal_entry(entry, super::stun_probe::DEFAULT_PORT)?;
-    if a.is_ipv6() {
-        log::warn!("{entry}: IPv6 underlay addresses are not supported yet; skipped");
+    if !reach(&a) {
+        log::warn!("{entry}: this kernel has no IPv6 socket; skipped");
         return None;
     }
     Some(a)
@@ -404,7 +344,7 @@ async fn udp_task(shell: Rc<Shell>) {
             let now = shell.clock.now();
             for i in 0..n {
                 if let Some((from, buf)) = batch.get(i) {
-                    node.handle_datagram(now, from, buf);
+                    node.handle_datagram(now, super::udp::unmap(from), buf);
                 }
             }
             shell.flush(&mut node);
@@ -441,15 +381,18 @@ async fn timer_task(shell: Rc<Shell>, wake: channel::Receiver<()>) {
 
 /// The config's `stun` entries given as addresses (names: see
 /// [`super::servers`]).
-fn resolve_stun(cfg: &OverlayConfig) -> Vec<SocketAddr> {
-    cfg.stun.iter().filter_map(|s| literal_v4(s)).collect()
+fn resolve_stun(cfg: &OverlayConfig, reach: &dyn Fn(&SocketAddr) -> bool) -> Vec<SocketAddr> {
+    cfg.stun.iter().filter_map(|s| literal(s, reach)).collect()
 }
 
 /// The config's `turn` entries given as addresses.
-fn resolve_turn(cfg: &OverlayConfig) -> Vec<(SocketAddr, String, String)> {
+fn resolve_turn(
+    cfg: &OverlayConfig,
+    reach: &dyn Fn(&SocketAddr) -> bool,
+) -> Vec<(SocketAddr, String, String)> {
     cfg.turn
         .iter()
-        .filter_map(|t| Some((literal_v4(&t.server)?, t.user.clone(), t.pass.clone())))
+        .filter_map(|t| Some((literal(&t.server, reach)?, t.user.clone(), t.pass.clone())))
         .collect()
 }
 

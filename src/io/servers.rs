@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
-use super::resolve::{self, resolve_entry_v4};
+use super::resolve;
 use super::run::Shell;
 use super::stun_probe::DEFAULT_PORT;
 
@@ -22,7 +22,8 @@ const REFRESH: Duration = Duration::from_secs(30 * 60);
 /// A configured name and what it last resolved to.
 struct Name {
     entry: String,
-    addr: Option<SocketAddr>,
+    /// Its addresses the socket can reach (A and AAAA), IPv4 first.
+    addrs: Vec<SocketAddr>,
     warned: bool,
 }
 
@@ -32,28 +33,58 @@ impl Name {
             .is_none()
             .then(|| Name {
                 entry: entry.to_owned(),
-                addr: None,
+                addrs: Vec::new(),
                 warned: false,
             })
     }
 
-    /// Resolves again; the address if it is new.
-    async fn refresh(&mut self, what: &str) -> Option<SocketAddr> {
-        match resolve_entry_v4(&self.entry, DEFAULT_PORT).await {
-            Ok(a) if self.addr == Some(a) => None,
-            Ok(a) => {
-                log::info!("{what} {} resolved to {a}", self.entry);
-                self.addr = Some(a);
-                Some(a)
+    /// Resolves again; the addresses that are new (none if nothing changed).
+    async fn refresh(
+        &mut self,
+        what: &str,
+        reach: &dyn Fn(&SocketAddr) -> bool,
+    ) -> Vec<SocketAddr> {
+        let found = resolve::resolve_entry(&self.entry, DEFAULT_PORT)
+            .await
+            .map(|v| v.into_iter().filter(|a| reach(a)).collect::<Vec<_>>())
+            .and_then(|v| {
+                if v.is_empty() {
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        "no address this socket can reach",
+                    ))
+                } else {
+                    Ok(v)
+                }
+            });
+        match found {
+            Ok(v) => {
+                let new: Vec<SocketAddr> = v
+                    .iter()
+                    .filter(|a| !self.addrs.contains(a))
+                    .copied()
+                    .collect();
+                if !new.is_empty() {
+                    log::info!(
+                        "{what} {} resolved to {}",
+                        self.entry,
+                        v.iter()
+                            .map(|a| a.to_string())
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    );
+                }
+                self.addrs = v;
+                new
             }
             Err(e) if !self.warned => {
                 log::warn!("{what} {}: {e}; retrying", self.entry);
                 self.warned = true;
-                None
+                Vec::new()
             }
             Err(e) => {
                 log::debug!("{what} {}: {e}", self.entry);
-                None
+                Vec::new()
             }
         }
     }
@@ -76,31 +107,40 @@ pub async fn run(shell: Rc<Shell>) {
     if stun.is_empty() && turn.is_empty() && peers.is_empty() {
         return;
     }
+    let udp = shell.udp.get_ref();
+    let reach = |a: &SocketAddr| udp.reaches(a);
     let mut retry = RETRY_FIRST;
     loop {
         // Peers first, each applied at once: they matter most, and with a
         // silent DNS server every one of the (often many) STUN names costs
         // seconds.
         for (name, key) in &mut peers {
-            if let Some(a) = name.refresh("static peer").await {
+            // Every address: a dual-stack peer is reachable over both.
+            for a in name.refresh("static peer", &reach).await {
                 apply(&shell, |node, now| node.add_static_peer(now, a, *key));
             }
         }
         for (name, user, pass) in &mut turn {
-            if let Some(a) = name.refresh("turn server").await {
+            // One allocation per server: its first address (IPv4 first).
+            let first = name.addrs.first().copied();
+            name.refresh("turn server", &reach).await;
+            if let Some(a) = name.addrs.first().copied().filter(|a| Some(*a) != first) {
                 let server = [(a, user.to_string(), pass.to_string())];
                 apply(&shell, |node, now| node.add_nat_servers(now, &[], &server));
             }
         }
         for name in &mut stun {
-            if let Some(a) = name.refresh("stun server").await {
-                apply(&shell, |node, now| node.add_nat_servers(now, &[a], &[]));
+            // Every address: STUN over IPv6 finds nothing to translate, but
+            // over IPv4 it finds the NAT mapping; both are candidates.
+            let new = name.refresh("stun server", &reach).await;
+            if !new.is_empty() {
+                apply(&shell, |node, now| node.add_nat_servers(now, &new, &[]));
             }
         }
         let all = stun.iter().chain(turn.iter().map(|t| &t.0));
         let pending = all
             .chain(peers.iter().map(|p| &p.0))
-            .any(|n| n.addr.is_none());
+            .any(|n| n.addrs.is_empty());
         let wait = if pending {
             let now = retry;
             retry = (retry * 2).min(RETRY_MAX);

@@ -84,11 +84,6 @@ pub enum TapError {
         what: &'static str,
         source: io::Error,
     },
-    /// The kernel has no IPv6 (RPi: `modprobe ipv6`).
-    NoIpv6 {
-        name: String,
-        source: io::Error,
-    },
     BridgeMissing {
         bridge: String,
     },
@@ -129,11 +124,6 @@ impl fmt::Display for TapError {
             TapError::Configure { name, what, source } => {
                 write!(f, "TAP '{name}': cannot {what}: {source}")
             }
-            TapError::NoIpv6 { name, source } => write!(
-                f,
-                "TAP '{name}': cannot set the IPv6 address: {source} \
-                 (kernel without IPv6? try `modprobe ipv6`)"
-            ),
             TapError::BridgeMissing { bridge } => {
                 write!(
                     f,
@@ -178,6 +168,8 @@ pub struct Tap {
     /// What has been set up so far, so teardown undoes exactly that.
     ip4_set: bool,
     ip6_set: Option<(Ipv6Addr, u8)>,
+    /// Why the overlay has no IPv6 here (the node then runs IPv4-only).
+    ip6_off: Option<String>,
     bridged: Option<String>,
     /// The bridge ifindex a re-join last failed for, so a failing bridge
     /// is reported once, not on every link change.
@@ -234,6 +226,7 @@ impl Tap {
             mac,
             ip4_set: false,
             ip6_set: None,
+            ip6_off: None,
             bridged: None,
             rejoin_failed: Cell::new(0),
             closed: false,
@@ -247,25 +240,15 @@ impl Tap {
         let (set, clear) = if setup.noarp { (noarp, 0) } else { (0, noarp) };
         let up = libc::IFF_UP as u32;
         ifctl::change_flags(name, set | up, clear).map_err(step("set NOARP and bring it up"))?;
-        if let Some((ip6, prefix)) = setup.ip6 {
-            add_ipv6(ifindex, ip6, prefix).map_err(|source| {
-                if matches!(
-                    source.raw_os_error(),
-                    Some(libc::EAFNOSUPPORT) | Some(libc::EPROTONOSUPPORT) | Some(libc::EOPNOTSUPP)
-                ) {
-                    TapError::NoIpv6 {
-                        name: name.clone(),
-                        source,
-                    }
-                } else {
-                    TapError::Configure {
-                        name: name.clone(),
-                        what: "set the IPv6 address",
-                        source,
-                    }
-                }
-            })?;
-            tap.ip6_set = Some((ip6, prefix));
+        tap.ip6_off = match setup.ip6 {
+            Some((ip6, prefix)) => tap.set_ipv6(ip6, prefix)?,
+            None => Some(format!(
+                "TAP MTU {} is below 1280, which IPv6 requires",
+                setup.mtu
+            )),
+        };
+        if let Some(why) = &tap.ip6_off {
+            log::warn!("TAP {name}: no IPv6 on the overlay ({why}); running IPv4-only");
         }
         if let Some(bridge) = &setup.bridge {
             join_bridge(bridge, ifindex).map_err(|source| match source.raw_os_error() {
@@ -288,9 +271,9 @@ impl Tap {
             setup.mtu,
             setup.ip4,
             setup.ip4_prefix,
-            match setup.ip6 {
+            match tap.ip6_set {
                 Some((a, p)) => format!(", {a}/{p}"),
-                None => String::new(),
+                None => ", no IPv6".to_string(),
             },
             match &setup.bridge {
                 Some(b) => format!(", port of {b}"),
@@ -302,6 +285,34 @@ impl Tap {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Why the overlay has no IPv6 on this TAP (`ipop status` shows it), or
+    /// `None` when its IPv6 address is set.
+    pub fn ipv6_off(&self) -> Option<&str> {
+        self.ip6_off.as_deref()
+    }
+
+    /// Sets the overlay IPv6 address unless the kernel refuses IPv6 on the
+    /// TAP; `Ok(Some(reason))` when it does (IPv4-only, not an error).
+    fn set_ipv6(&mut self, ip6: Ipv6Addr, prefix: u8) -> Result<Option<String>, TapError> {
+        if let Some(why) = super::ipv6::refusal(&self.name) {
+            return Ok(Some(why));
+        }
+        match add_ipv6(self.ifindex, ip6, prefix) {
+            Ok(()) => {
+                self.ip6_set = Some((ip6, prefix));
+                Ok(None)
+            }
+            Err(e) if super::ipv6::is_refusal(&e) => {
+                Ok(Some(format!("the kernel refused the IPv6 address: {e}")))
+            }
+            Err(source) => Err(TapError::Configure {
+                name: self.name.clone(),
+                what: "set the IPv6 address",
+                source,
+            }),
+        }
     }
 
     /// The kernel-assigned MAC address of the TAP.

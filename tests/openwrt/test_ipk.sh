@@ -168,9 +168,10 @@ if [ "$arch" = mipsel_24kc ]; then
 	file -b "$u/data/usr/bin/ipop" | grep -q 'ELF 32-bit LSB executable, MIPS, MIPS32 rel2.*statically linked' ||
 		fail "not a static mipsel binary: $(file -b "$u/data/usr/bin/ipop")"
 	ipk_size=$(stat -c %s "$ipk")
-	# Issue 9's budget (docs/BENCHMARKS.md, Binary size).
-	[ "$ipk_size" -le 600000 ] || fail "ipk is $ipk_size bytes, over the 600,000-byte budget"
-	echo "ok: mipsel ipk $ipk_size bytes (budget 600,000)"
+	# Issue 9's budget was 600,000 bytes; raised with the binary's (see
+	# tests/cross/test_qemu.sh and docs/BENCHMARKS.md, Binary size).
+	[ "$ipk_size" -le 630000 ] || fail "ipk is $ipk_size bytes, over the 630,000-byte budget"
+	echo "ok: mipsel ipk $ipk_size bytes (budget 630,000)"
 fi
 echo "ok: ipop ipk fields, files, modes"
 

@@ -6,7 +6,7 @@
 
 use std::net::SocketAddr;
 
-use super::payload::{self, PeerInfo, GOSSIP, PROBE, PROBE_ACK};
+use super::payload::{self, PeerInfo, GOSSIP, PROBE_ACK};
 use super::peers::{Ident, Peer, Source};
 use super::{Node, NodeDrop};
 use crate::core::candidate::{Candidate, CandidateKind};
@@ -232,12 +232,12 @@ impl Node {
         }
         let nonce = self.rng.next_u64();
         let Some(p) = self.peer_mut(id) else { return };
-        let current = p.path_kind().map(|k| k.type_preference()).unwrap_or(0);
+        let current = p.path_rank().unwrap_or(0);
         let Some(better) = p
             .candidates
             .iter()
-            .filter(|c| Some(c.addr) != p.path && c.kind.type_preference() > current)
-            .max_by_key(|c| c.priority)
+            .filter(|c| Some(c.addr) != p.path && super::paths::rank(c.kind, c.addr) > current)
+            .max_by_key(|c| (super::paths::rank(c.kind, c.addr), c.priority))
             .map(|c| c.addr)
         else {
             return;
@@ -247,18 +247,7 @@ impl Node {
             addr: better,
             sent: now,
         });
-        self.scratch[0] = PROBE;
-        self.scratch[1..9].copy_from_slice(&nonce.to_le_bytes());
-        let Some(slot) = self.pool.alloc() else {
-            return;
-        };
-        match self
-            .links
-            .encapsulate(now, id, &self.scratch[..9], self.pool.buf(slot))
-        {
-            Ok(len) => self.pool.push(slot, len, super::Dest::Udp(better)),
-            Err(_) => self.pool.release(slot),
-        }
+        self.send_probe(now, id, better, None, nonce);
     }
 
     pub(super) fn answer_probe(&mut self, now: Instant, id: PeerId, from: SocketAddr, p: &[u8]) {
@@ -297,13 +286,16 @@ impl Node {
         let Some(peer) = self.peer_mut(id) else {
             return;
         };
-        if let Some(probe) = peer.probe {
-            if probe.nonce == nonce && probe.addr == from && via.is_none() {
-                log::info!("path to peer #{} upgraded to {from}", id.0);
-                peer.path = Some(from);
-                peer.relay = None;
-                peer.probe = None;
-            }
+        // A probe of one better candidate, or the fallback probes of a dead
+        // path (one nonce to every candidate: the first answer wins).
+        let probed = peer.probe.is_some_and(|p| p.nonce == nonce && p.addr == from);
+        let fallback = peer.fallback == Some(nonce);
+        if (probed || fallback) && via.is_none() {
+            log::info!("path to peer #{} moved to {from}", id.0);
+            peer.path = Some(from);
+            peer.relay = None;
+            peer.probe = None;
+            peer.fallback = None;
         }
     }
 

@@ -12,6 +12,7 @@ pub mod fragment;
 mod gossip;
 pub mod membership;
 mod mtu;
+mod paths;
 pub mod payload;
 pub mod peers;
 pub mod pool;
@@ -187,6 +188,8 @@ pub struct Node {
     /// Members were learned since the last news gossip.
     news: bool,
     next_news: Instant,
+    /// When silent paths are checked next (`paths`).
+    next_path_check: Instant,
     signals_out: std::collections::VecDeque<SignalOut>,
     membership: membership::Membership,
 }
@@ -240,6 +243,7 @@ impl Node {
             topology,
             news: false,
             next_news: now,
+            next_path_check: now,
             signals_out: std::collections::VecDeque::with_capacity(ring::MAX_SIGNALS_OUT),
             membership: membership::Membership::default(),
             cfg,
@@ -425,6 +429,7 @@ impl Node {
         earliest(self.membership_timeout());
         earliest(self.frag.poll_timeout());
         earliest(self.pmtu_timeout());
+        earliest(self.path_check_timeout());
         for p in self.peers.iter().flatten() {
             if p.wanted && !self.links.is_established(p.id) {
                 earliest(Some(p.next_attempt));
@@ -448,6 +453,7 @@ impl Node {
         self.attempt_connections(now);
         self.frag.handle_timeout(now, &mut self.pool);
         self.drive_pmtu(now);
+        self.check_paths(now);
         if now >= self.next_gossip {
             self.next_gossip = now + self.cfg.gossip_interval;
             self.gossip_all(now);
@@ -547,15 +553,16 @@ impl Node {
         let first = p.path.is_none();
         // Roam like WireGuard (follow the latest authenticated source), but
         // never from a working path to a worse one: a late packet on an old
-        // path must not undo a path upgrade.
+        // path must not undo a path upgrade (IPv4 -> IPv6 included: rank,
+        // in `paths`).
         if p.path != Some(from) || p.relay != via {
             let silent = now.saturating_since(p.path_rx) > PATH_SILENCE;
             let new_kind = match via {
                 Some(_) => CandidateKind::Relay,
                 None => p.kind_of(from),
             };
-            let new = Some(new_kind.type_preference());
-            if first || silent || new >= p.path_kind().map(|k| k.type_preference()) {
+            let new = Some(paths::rank(new_kind, from));
+            if first || silent || new >= p.path_rank() {
                 p.path = Some(from);
                 p.relay = via;
             }
@@ -711,6 +718,8 @@ impl Node {
     }
 }
 
+#[cfg(test)]
+mod dual_stack_tests;
 #[cfg(test)]
 mod membership_tests;
 #[cfg(test)]

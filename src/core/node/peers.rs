@@ -60,6 +60,11 @@ pub struct Peer {
     pub forwarded_packets: u64,
     pub forwarded_bytes: u64,
     pub probe: Option<Probe>,
+    /// A PROBE of the current path while it is silent (see `paths`).
+    pub path_check: Option<Probe>,
+    /// The nonce of the PROBEs sent to every other candidate when the
+    /// path was found dead; the first PROBE_ACK moves the link.
+    pub fallback: Option<u64>,
     /// Whether our gossip went out on the current session.
     pub greeted: bool,
     /// Whether the topology was last told this link is up.
@@ -104,6 +109,8 @@ impl Peer {
             forwarded_packets: 0,
             forwarded_bytes: 0,
             probe: None,
+            path_check: None,
+            fallback: None,
             greeted: false,
             members_sent: 0,
             topo_up: false,
@@ -169,6 +176,11 @@ impl Peer {
             return Some(CandidateKind::Relay);
         }
         Some(self.kind_of(path))
+    }
+
+    /// The rank of the current path (`paths::rank`).
+    pub fn path_rank(&self) -> Option<u32> {
+        Some(super::paths::rank(self.path_kind()?, self.path?))
     }
 
     /// What kind of address `a` is for this peer: one of its candidates, or

@@ -12,6 +12,9 @@ pub struct NodeStatus {
     pub uid: Uid,
     pub ip4: Ipv4Addr,
     pub ip6: std::net::Ipv6Addr,
+    /// Why the overlay runs IPv4-only (the shell knows: the kernel refused
+    /// IPv6 on the TAP), `None` when `ip6` is set on the TAP.
+    pub ip6_off: Option<String>,
     pub public_key: [u8; 32],
     pub switchmode: bool,
     pub uptime: Duration,
@@ -26,6 +29,8 @@ pub struct PeerStatus {
     pub public_key: [u8; 32],
     pub source: &'static str,
     pub endpoint: Option<SocketAddr>,
+    /// The underlay family of `endpoint`: "ipv4", "ipv6" or "-".
+    pub family: &'static str,
     /// host / srflx / prflx / relay-turn / relay-overlay / none
     pub path: &'static str,
     pub established: bool,
@@ -90,6 +95,11 @@ impl Node {
                     public_key: p.public_key,
                     source: p.source.as_str(),
                     endpoint: p.path,
+                    family: match p.path {
+                        Some(SocketAddr::V4(_)) => "ipv4",
+                        Some(SocketAddr::V6(_)) => "ipv6",
+                        None => "-",
+                    },
                     path,
                     established: up,
                     last_handshake_age: st
@@ -113,6 +123,7 @@ impl Node {
             uid: self.uid,
             ip4: self.cfg.ip4,
             ip6: self.uid.ip6(self.cfg.ip6_prefix),
+            ip6_off: None,
             public_key: self.links.public_key(),
             switchmode: self.cfg.switchmode,
             uptime: now.saturating_since(self.started),
@@ -188,6 +199,12 @@ impl NodeStatus {
             self.switchmode,
             self.uptime.as_secs()
         );
+        let _ = write!(o, ",\"ip6_enabled\":{}", self.ip6_off.is_none());
+        o.push_str(",\"ip6_off_reason\":");
+        match &self.ip6_off {
+            Some(why) => json_str(&mut o, why),
+            None => o.push_str("null"),
+        }
         for (k, v) in extra {
             o.push(',');
             json_str(&mut o, k);
@@ -206,12 +223,13 @@ impl NodeStatus {
             };
             let _ = write!(
                 o,
-                "{{\"uid\":{},\"ip4\":{},\"public_key\":\"{}\",\"source\":\"{}\",\"endpoint\":{},\"path\":\"{}\",\"established\":{},\"last_handshake_s\":{},\"rx_bytes\":{},\"tx_bytes\":{},\"rx_packets\":{},\"tx_packets\":{},\"forwarded_packets\":{},\"forwarded_bytes\":{},\"roles\":\"{}\",\"path_mtu\":{},\"path_mtu_searching\":{}}}",
+                "{{\"uid\":{},\"ip4\":{},\"public_key\":\"{}\",\"source\":\"{}\",\"endpoint\":{},\"family\":\"{}\",\"path\":\"{}\",\"established\":{},\"last_handshake_s\":{},\"rx_bytes\":{},\"tx_bytes\":{},\"rx_packets\":{},\"tx_packets\":{},\"forwarded_packets\":{},\"forwarded_bytes\":{},\"roles\":\"{}\",\"path_mtu\":{},\"path_mtu_searching\":{}}}",
                 q(&p.uid.map(|u| u.to_string())),
                 q(&p.ip4.map(|u| u.to_string())),
                 crate::config::base64::encode(&p.public_key),
                 p.source,
                 q(&p.endpoint.map(|u| u.to_string())),
+                p.family,
                 p.path,
                 p.established,
                 p.last_handshake_age.map(|d| d.as_secs().to_string()).unwrap_or_else(|| "null".into()),
@@ -241,7 +259,14 @@ impl NodeStatus {
     pub fn to_text(&self, extra: &[(&str, String)]) -> String {
         let mut o = String::new();
         let _ = writeln!(o, "node     {} uid {}", self.ip4, self.uid);
-        let _ = writeln!(o, "ip6      {}/64", self.ip6);
+        match &self.ip6_off {
+            None => {
+                let _ = writeln!(o, "ip6      {}/64", self.ip6);
+            }
+            Some(why) => {
+                let _ = writeln!(o, "ip6      off: {why} (IPv4-only)");
+            }
+        }
         let _ = writeln!(
             o,
             "key      {}",
@@ -262,13 +287,23 @@ impl NodeStatus {
         }
         let _ = writeln!(
             o,
-            "\n{:<15} {:<8} {:<7} {:<14} {:<22} {:>5} {:>5} {:>10} {:>10} {:>8} roles",
-            "peer", "uid", "source", "path", "endpoint", "pmtu", "hs_s", "rx_bytes", "tx_bytes", "fwd_pkts",
+            "\n{:<15} {:<8} {:<7} {:<14} {:<22} {:>5} {:>5} {:>10} {:>10} {:>8} {:<4} roles",
+            "peer",
+            "uid",
+            "source",
+            "path",
+            "endpoint",
+            "pmtu",
+            "hs_s",
+            "rx_bytes",
+            "tx_bytes",
+            "fwd_pkts",
+            "af",
         );
         for p in &self.peers {
             let _ = writeln!(
                 o,
-                "{:<15} {:<8} {:<7} {:<14} {:<22} {:>5} {:>5} {:>10} {:>10} {:>8} {}",
+                "{:<15} {:<8} {:<7} {:<14} {:<22} {:>5} {:>5} {:>10} {:>10} {:>8} {:<4} {}",
                 opt(&p.ip4),
                 p.uid
                     .map(|u| u.short().to_string())
@@ -286,6 +321,7 @@ impl NodeStatus {
                 p.rx_bytes,
                 p.tx_bytes,
                 p.forwarded_packets,
+                p.family,
                 p.roles
             );
         }
