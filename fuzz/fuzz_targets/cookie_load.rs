@@ -142,7 +142,7 @@ fn run(l: &mut Load, data: &[u8]) {
             }
             // Time passes (up to 6.5 s): buckets refill, cookies age.
             4 => {
-                l.now = l.now + Duration::from_millis(u64::from(input.u16() % 6500));
+                l.now += Duration::from_millis(u64::from(input.u16() % 6500));
                 tick(&mut l.node, l.now);
                 drain(&mut l.node);
             }

@@ -39,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
                 node.handle_datagram(now, from, &mut d);
             }
             _ => {
-                now = now + Duration::from_millis(u64::from(input.u16()) * 10);
+                now += Duration::from_millis(u64::from(input.u16()) * 10);
                 tick(&mut node, now);
             }
         }

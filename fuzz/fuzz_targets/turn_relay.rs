@@ -53,11 +53,11 @@ impl Relay {
         r.pump();
         // The peer reaches the node only at its relayed address.
         let init = r.peer.initiation(now).unwrap();
-        r.from_peer(&init);
+        r.relay_from_peer(&init);
         assert!(r.peer.established(), "the peer linked through the relay");
         let gossip = r.peer.gossip();
         let d = r.peer.seal(r.now, &gossip).unwrap();
-        r.from_peer(&d);
+        r.relay_from_peer(&d);
         // The node answers through the relay, and binds a channel for it.
         assert!(
             !r.server.permissions.is_empty(),
@@ -74,7 +74,7 @@ impl Relay {
     }
 
     /// The peer sends `datagram` to the node's relayed address.
-    fn from_peer(&mut self, datagram: &[u8]) {
+    fn relay_from_peer(&mut self, datagram: &[u8]) {
         let txid = self.next_txid();
         let mut d = self.server.relay_to_client(txid, self.peer.addr, datagram);
         let from = self.server.addr;
@@ -116,14 +116,14 @@ impl Relay {
     }
 
     fn advance(&mut self, d: Duration) {
-        self.now = self.now + d;
+        self.now += d;
         tick(&mut self.node, self.now);
         self.pump();
         for t in self.peer.timers(self.now) {
-            self.from_peer(&t);
+            self.relay_from_peer(&t);
         }
         if let Some(d) = self.peer.upkeep(self.now) {
-            self.from_peer(&d);
+            self.relay_from_peer(&d);
         }
     }
 }
@@ -157,7 +157,7 @@ fn run(r: &mut Relay, data: &[u8]) {
             0 | 1 => {
                 let p = input.chunk();
                 if let Some(d) = r.peer.seal(r.now, p) {
-                    r.from_peer(&d);
+                    r.relay_from_peer(&d);
                 }
             }
             // A frame from the node's TAP to the peer: out through the relay.

@@ -92,7 +92,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         if ctl & 4 != 0 {
-            now = now + Duration::from_secs(u64::from(ctl >> 3) * 4);
+            now += Duration::from_secs(u64::from(ctl >> 3) * 4);
             c.handle_timeout(now);
         }
         if c.wants_close() || ctl & 0xf0 == 0xf0 {

@@ -14,7 +14,7 @@ use ipop::core::node::payload::{self, PeerInfo};
 use ipop::core::node::{Dest, Node, NodeConfig};
 use ipop::core::rng::Rng;
 use ipop::core::stun::consts::*;
-use ipop::core::stun::{message_type, ChannelData, Class, Message, MessageWriter};
+use ipop::core::stun::{message_type, Class, MessageWriter};
 use ipop::core::time::Instant;
 
 pub mod turn;
@@ -292,7 +292,7 @@ impl Established {
     /// Moves the clock on and runs both sides' timers; the peer keeps its
     /// session up (keepalive, rekey, or a new handshake).
     pub fn advance(&mut self, d: Duration) {
-        self.now = self.now + d;
+        self.now += d;
         tick(&mut self.node, self.now);
         self.pump();
         for t in self.peer.timers(self.now) {
@@ -321,21 +321,6 @@ pub fn data_indication(txid: [u8; 12], peer: SocketAddr, payload: &[u8]) -> Vec<
     let n = w.finish();
     buf.truncate(n);
     buf
-}
-
-/// Unwraps a Send indication or ChannelData a client sent to its server:
-/// `(peer, payload)` for Send, `(channel, payload)` as Err for ChannelData.
-pub fn unwrap_client(datagram: &[u8]) -> Option<Result<(SocketAddr, Vec<u8>), (u16, Vec<u8>)>> {
-    if let Some(cd) = ChannelData::parse(datagram) {
-        return Some(Err((cd.channel, cd.payload.to_vec())));
-    }
-    let m = Message::parse(datagram).ok()?;
-    if m.method() != SEND || m.class() != Class::Indication {
-        return None;
-    }
-    let id = m.transaction_id();
-    let peer = ipop::core::stun::attr::xor_address(m.attr(ATTR_XOR_PEER_ADDRESS)?, &id).ok()?;
-    Some(Ok((peer, m.attr(ATTR_DATA)?.to_vec())))
 }
 
 /// An Ethernet frame carrying an IPv4 header from `src` to `dst` and
