@@ -199,7 +199,13 @@ fn dispatch(args: &[String]) -> Result<ExitCode, CliError> {
             };
             let f = Flags::parse(
                 flags,
-                &["--config", "--uci", "--uci-file", "--socket", "--operator-key"],
+                &[
+                    "--config",
+                    "--uci",
+                    "--uci-file",
+                    "--socket",
+                    "--operator-key",
+                ],
                 &[],
             )?;
             match (sub, key) {

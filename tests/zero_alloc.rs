@@ -89,7 +89,10 @@ fn fragment_path_does_not_allocate() {
     let allocs = ALLOCS.load(Ordering::SeqCst) - before;
     COUNTING.with(|c| c.set(false));
     assert_eq!(delivered, 4000, "every frame crossed the link");
-    assert!(largest + 28 <= 1000, "a {largest}-byte datagram on a 1000-byte path");
+    assert!(
+        largest + 28 <= 1000,
+        "a {largest}-byte datagram on a 1000-byte path"
+    );
     assert_eq!(allocs, 0, "heap allocations on the fragment path");
 }
 /// The shell's batched UDP path (src/io/batch.rs): node a's datagrams
@@ -123,7 +126,9 @@ fn batched_udp_path_does_not_allocate() {
                 assert!(send.push(to, bytes), "16 datagrams fit a batch of {BATCH}");
             }
         }
-        send.send(tx.as_raw_fd(), |f| panic!("send to {} failed: {}", f.to, f.error));
+        send.send(tx.as_raw_fd(), |f| {
+            panic!("send to {} failed: {}", f.to, f.error)
+        });
         let n = recv.recv(rx.as_raw_fd()).unwrap();
         for i in 0..n {
             if let Some((_, buf)) = recv.get(i) {

@@ -27,7 +27,9 @@ fuzz_target!(|data: &[u8]| {
         let (bytes, next) = tail.split_at(n);
         rest = next;
         now = now + Duration::from_millis(u64::from(*step) * 8);
-        let Some(piece) = Piece::parse(bytes) else { continue };
+        let Some(piece) = Piece::parse(bytes) else {
+            continue;
+        };
         if let Some((slot, total)) = r.handle(now, &mut pool, PeerId(u16::from(link % 4)), &piece) {
             assert_eq!(total, usize::from(piece.total));
             assert!(pool.buf(slot).len() >= total);

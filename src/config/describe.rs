@@ -27,9 +27,7 @@ pub fn describe_with(cfg: &OverlayConfig, bridge_mtu: Option<u16>) -> String {
     } else {
         line(
             "ip6",
-            format!(
-                "none (mtu {mtu} < 1280: Linux allows no IPv6 on the TAP)"
-            ),
+            format!("none (mtu {mtu} < 1280: Linux allows no IPv6 on the TAP)"),
         );
     }
     line("ip6_prefix", format_prefix6(cfg.ip6_prefix));
@@ -90,7 +88,10 @@ pub fn describe_with(cfg: &OverlayConfig, bridge_mtu: Option<u16>) -> String {
     if cfg.group_secret_next.is_some() {
         line(
             "secret_next",
-            format!("set (old one kept {} s after a rotation)", cfg.group_secret_grace),
+            format!(
+                "set (old one kept {} s after a rotation)",
+                cfg.group_secret_grace
+            ),
         );
     }
     line(
@@ -103,7 +104,9 @@ pub fn describe_with(cfg: &OverlayConfig, bridge_mtu: Option<u16>) -> String {
     );
     line(
         "operator_key",
-        cfg.operator_key.clone().unwrap_or_else(|| "none (membership statements are refused)".into()),
+        cfg.operator_key
+            .clone()
+            .unwrap_or_else(|| "none (membership statements are refused)".into()),
     );
     line("ignore_list", cfg.network_ignore_list.join(" "));
     line("stun", cfg.stun.join(" "));

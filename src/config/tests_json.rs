@@ -691,14 +691,28 @@ fn mtu_range() {
 fn mtu_defaults_never_shrink_a_lan() {
     let l3 = load(&with("CFx", "\"bridge\": \"br-lan\"")).unwrap().config;
     assert_eq!(l3.tap_mtu(Some(1500)).0, 1500);
-    assert_eq!(l3.tap_mtu(None), (1280, "L3: IPOP 16.01's 1280".to_string()));
-    let sw = load(&with("TincanSender", "\"switchmode\": 1")).unwrap().config;
-    assert_eq!(sw.tap_mtu(None), (1500, "switch mode: Ethernet's 1500".to_string()));
+    assert_eq!(
+        l3.tap_mtu(None),
+        (1280, "L3: IPOP 16.01's 1280".to_string())
+    );
+    let sw = load(&with("TincanSender", "\"switchmode\": 1"))
+        .unwrap()
+        .config;
+    assert_eq!(
+        sw.tap_mtu(None),
+        (1500, "switch mode: Ethernet's 1500".to_string())
+    );
     let br = load(&with("CFx", "\"bridge\": \"lxcbr0\"")).unwrap().config;
-    let br = OverlayConfig { switchmode: true, ..br };
+    let br = OverlayConfig {
+        switchmode: true,
+        ..br
+    };
     assert_eq!(
         br.tap_mtu(Some(9000)),
-        (9000, "the MTU of bridge lxcbr0, so joining it never lowers it".to_string())
+        (
+            9000,
+            "the MTU of bridge lxcbr0, so joining it never lowers it".to_string()
+        )
     );
     assert_eq!(br.tap_mtu(None).0, 1500);
     // Never below IPv6's minimum by default.
@@ -757,7 +771,10 @@ fn describe_seed_outer() {
     assert!(inner.contains("ip6             fd50:dbc:41f2:4a3c:f46d:6281:ae45:f92e/64\n"));
     assert!(inner.contains("mode            switch (L2, ARP on)\n"));
     // The seed's inner overlay (switch mode; the user adds it to lxcbr0).
-    assert!(inner.contains("mtu             1500 (switch mode: Ethernet's 1500)\n"), "{inner}");
+    assert!(
+        inner.contains("mtu             1500 (switch mode: Ethernet's 1500)\n"),
+        "{inner}"
+    );
 }
 
 #[test]
@@ -823,8 +840,10 @@ fn membership_keys_are_checked() {
         err(&with("CFx", "\"revoked_keys\": [\"AAAA\"]")),
         "/etc/ipop/x.json:1: CFx.revoked_keys[0]: expected a base64 X25519 public key (32 bytes, 44 characters ending in '='), got \"AAAA\""
     );
-    assert!(err(&with("CFx", "\"operator_key\": \"nope\"")).contains("CFx.operator_key: expected a base64 Ed25519 public key"));
-    assert!(err(&with("CFx", "\"group_secret_grace\": 0")).contains("CFx.group_secret_grace: expected an integer in 1..=86400 (seconds)"));
+    assert!(err(&with("CFx", "\"operator_key\": \"nope\""))
+        .contains("CFx.operator_key: expected a base64 Ed25519 public key"));
+    assert!(err(&with("CFx", "\"group_secret_grace\": 0"))
+        .contains("CFx.group_secret_grace: expected an integer in 1..=86400 (seconds)"));
     assert_eq!(
         super::statement_file(Path::new("/etc/ipop/ipop.key")),
         Path::new("/etc/ipop/ipop.members")

@@ -375,6 +375,11 @@ fn revoked_keys_as_uci_lists() {
     assert_eq!(c.revoked(), vec![[1u8; 32], [2u8; 32]]);
     assert_eq!(c.operator(), Some([1u8; 32]));
     let out = crate::config::to_uci_section(&c, "o", true);
-    assert!(out.contains(&format!("\tlist revoked_key '{k1}'\n\tlist revoked_key '{k2}'\n")), "{out}");
+    assert!(
+        out.contains(&format!(
+            "\tlist revoked_key '{k1}'\n\tlist revoked_key '{k2}'\n"
+        )),
+        "{out}"
+    );
     assert!(err(&sec("\tlist revoked_key 'AAAA'\n"), "o").contains("revoked_key"));
 }

@@ -321,7 +321,12 @@ fn uci_lines(k: &Key, v: &Value) -> Vec<(bool, String)> {
         Value::Peers(p) => p.iter().map(|p| (true, encode_peer(p))).collect(),
     }
     .into_iter()
-    .map(|(list, s)| (list || matches!(k.ty, Ty::IfNameList | Ty::HostPortList | Ty::KeyList), s))
+    .map(|(list, s)| {
+        (
+            list || matches!(k.ty, Ty::IfNameList | Ty::HostPortList | Ty::KeyList),
+            s,
+        )
+    })
     .collect()
 }
 

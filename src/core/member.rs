@@ -174,8 +174,7 @@ pub fn parse(bytes: &[u8]) -> Result<Statement, StatementError> {
     }
     let header = bytes.get(..HEADER_LEN).ok_or(StatementError::Truncated)?;
     let byte = |i: usize| header.get(i).copied().unwrap_or(0);
-    if header.get(..4) != Some(&MAGIC[..]) || byte(4) != FORMAT || byte(5) & !FLAG_ALLOW_LIST != 0
-    {
+    if header.get(..4) != Some(&MAGIC[..]) || byte(4) != FORMAT || byte(5) & !FLAG_ALLOW_LIST != 0 {
         return Err(StatementError::BadFormat);
     }
     let has_allow = byte(5) & FLAG_ALLOW_LIST != 0;
@@ -213,7 +212,9 @@ pub fn verify(bytes: &[u8], operator: &[u8; 32]) -> Result<Statement, StatementE
         .len()
         .checked_sub(SIGNATURE_LEN)
         .ok_or(StatementError::Truncated)?;
-    let (body, sig) = bytes.split_at_checked(split).ok_or(StatementError::Truncated)?;
+    let (body, sig) = bytes
+        .split_at_checked(split)
+        .ok_or(StatementError::Truncated)?;
     let sig: [u8; SIGNATURE_LEN] = sig.try_into().map_err(|_| StatementError::Truncated)?;
     if !ed25519::verify(operator, &signed_message(body), &sig) {
         return Err(StatementError::BadSignature);
@@ -250,7 +251,9 @@ mod tests {
         let signed = vector_statement().sign(&seed()).unwrap();
         let doc = include_str!("../../docs/PROTOCOL.md");
         let field = |name: &str| -> String {
-            let at = doc.find(name).unwrap_or_else(|| panic!("{name} not in PROTOCOL.md"));
+            let at = doc
+                .find(name)
+                .unwrap_or_else(|| panic!("{name} not in PROTOCOL.md"));
             let rest = &doc[at + name.len()..];
             rest.split_whitespace().next().unwrap().to_string()
         };

@@ -91,7 +91,11 @@ pub fn clamp(frame: &mut [u8], room: usize) -> Option<u16> {
     }
     field.copy_from_slice(&max_mss.to_be_bytes());
     let sum = frame.get_mut(tcp + 16..tcp + 18)?;
-    let fixed = checksum_update(u16::from_be_bytes(<[u8; 2]>::try_from(&*sum).ok()?), old, max_mss);
+    let fixed = checksum_update(
+        u16::from_be_bytes(<[u8; 2]>::try_from(&*sum).ok()?),
+        old,
+        max_mss,
+    );
     sum.copy_from_slice(&fixed.to_be_bytes());
     Some(max_mss)
 }
@@ -114,7 +118,11 @@ mod tests {
         let mut sum: u32 = 0;
         let mut add = |b: &[u8]| {
             for c in b.chunks(2) {
-                let w = if c.len() == 2 { u16::from_be_bytes([c[0], c[1]]) } else { u16::from(c[0]) << 8 };
+                let w = if c.len() == 2 {
+                    u16::from_be_bytes([c[0], c[1]])
+                } else {
+                    u16::from(c[0]) << 8
+                };
                 sum += u32::from(w);
             }
         };

@@ -302,8 +302,7 @@ fn from_storage(s: &libc::sockaddr_storage) -> Option<SocketAddr> {
         }
         libc::AF_INET6 => {
             // SAFETY: the family says the storage holds a sockaddr_in6.
-            let a: &libc::sockaddr_in6 =
-                unsafe { &*(s as *const _ as *const libc::sockaddr_in6) };
+            let a: &libc::sockaddr_in6 = unsafe { &*(s as *const _ as *const libc::sockaddr_in6) };
             Some(SocketAddr::V6(SocketAddrV6::new(
                 a.sin6_addr.s6_addr.into(),
                 u16::from_be(a.sin6_port),
@@ -385,7 +384,11 @@ mod tests {
                 seen += 1;
             }
         }
-        assert_eq!(rx.recv(b.as_raw_fd()).unwrap_or(0), 0, "nothing more queued");
+        assert_eq!(
+            rx.recv(b.as_raw_fd()).unwrap_or(0),
+            0,
+            "nothing more queued"
+        );
     }
 
     #[test]
@@ -419,7 +422,9 @@ mod tests {
         assert_eq!(failed, vec![(nowhere, 3)]);
         let mut rx = RecvBatch::new(256);
         let n = rx.recv(b.as_raw_fd()).unwrap();
-        let got: Vec<Vec<u8>> = (0..n).filter_map(|i| rx.get(i).map(|d| d.1.to_vec())).collect();
+        let got: Vec<Vec<u8>> = (0..n)
+            .filter_map(|i| rx.get(i).map(|d| d.1.to_vec()))
+            .collect();
         assert_eq!(got, vec![b"one".to_vec(), b"three".to_vec()]);
     }
 
@@ -442,7 +447,10 @@ mod tests {
         rx.plain = true;
         assert_eq!(rx.recv(b.as_raw_fd()).unwrap(), 3);
         assert_eq!(rx.get(0).unwrap().1, b"x");
-        assert_eq!(rx.get(1).unwrap(), (a.local_addr().unwrap(), &mut b"zzz".to_owned()[..]));
+        assert_eq!(
+            rx.get(1).unwrap(),
+            (a.local_addr().unwrap(), &mut b"zzz".to_owned()[..])
+        );
         assert!(rx.get(2).is_none(), "200 bytes do not fit a 128-byte slot");
         assert_eq!(rx.truncated, 1);
         assert_eq!(rx.recv(b.as_raw_fd()).unwrap_or(0), 0);

@@ -172,7 +172,8 @@ pub fn genkey_operator(file: &str) -> Result<String, CliError> {
         .mode(0o600)
         .open(file)
         .map_err(|e| CliError::Runtime(format!("{file}: {e}")))?;
-    writeln!(f, "{}", base64::encode(&seed)).map_err(|e| CliError::Runtime(format!("{file}: {e}")))?;
+    writeln!(f, "{}", base64::encode(&seed))
+        .map_err(|e| CliError::Runtime(format!("{file}: {e}")))?;
     Ok(base64::encode(&crate::core::member::operator_public(&seed)))
 }
 
@@ -193,7 +194,11 @@ pub fn member_show(socket: &Path) -> Result<String, CliError> {
 pub fn member_revoke(socket: &Path, key: &str, operator_file: &str) -> Result<String, CliError> {
     let key: [u8; 32] = base64::decode(key)
         .and_then(|k| k.try_into().ok())
-        .ok_or_else(|| CliError::Usage(format!("KEY: expected a base64 public key (32 bytes), got '{key}'")))?;
+        .ok_or_else(|| {
+            CliError::Usage(format!(
+                "KEY: expected a base64 public key (32 bytes), got '{key}'"
+            ))
+        })?;
     let text = std::fs::read_to_string(operator_file)
         .map_err(|e| CliError::Runtime(format!("{operator_file}: {e}")))?;
     let seed = super::keyfile::parse_secret(&text).ok_or_else(|| {
@@ -202,8 +207,8 @@ pub fn member_revoke(socket: &Path, key: &str, operator_file: &str) -> Result<St
         ))
     })?;
     let current = member_show(socket)?;
-    let signed = super::membership::revoke_statement(&current, &key, &seed)
-        .map_err(CliError::Runtime)?;
+    let signed =
+        super::membership::revoke_statement(&current, &key, &seed).map_err(CliError::Runtime)?;
     control(socket, &super::control::Request::MemberInstall(signed))
 }
 
@@ -215,7 +220,9 @@ pub fn secret_next(socket: &Path) -> Result<String, CliError> {
         .map_err(|e| CliError::Runtime(format!("stdin: {e}")))?;
     let secret = text.lines().next().unwrap_or("");
     if secret.is_empty() {
-        return Err(CliError::Usage("stdin: expected the next group secret on one line".into()));
+        return Err(CliError::Usage(
+            "stdin: expected the next group secret on one line".into(),
+        ));
     }
     control(
         socket,

@@ -31,7 +31,9 @@ const SEND_BUDGET: Duration = Duration::from_millis(200);
 /// What a client asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Request {
-    Status { json: bool },
+    Status {
+        json: bool,
+    },
     /// The membership statement in force.
     MemberShow,
     /// A signed statement (base64) to check and install.

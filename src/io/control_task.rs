@@ -56,10 +56,7 @@ pub fn status_text(shell: &Shell, json: bool) -> String {
                 shell.stats.tap_write_errors.get().to_string(),
             ),
             ("udp_truncated", shell.stats.udp_truncated.get().to_string()),
-            (
-                "membership",
-                super::membership::status_json(&members, now),
-            ),
+            ("membership", super::membership::status_json(&members, now)),
         ];
         let mut s = st.to_json(&extra);
         s.push('\n');

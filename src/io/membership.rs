@@ -51,7 +51,10 @@ pub fn persist(cfg: &OverlayConfig, node: &mut Node) {
     };
     let file = config::statement_file(&cfg.key_file);
     if let Err(e) = write_atomic(&file, bytes) {
-        log::warn!("cannot store the membership statement in {}: {e}", file.display());
+        log::warn!(
+            "cannot store the membership statement in {}: {e}",
+            file.display()
+        );
     }
 }
 

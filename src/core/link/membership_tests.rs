@@ -142,7 +142,10 @@ fn next_secret_is_adopted_when_a_peer_uses_it() {
     assert_eq!(try_handshake(&mut c, ca, &mut a, now), Got::Established(ca));
     assert_eq!(c.psk_status().current_tag, psk::tag(&old));
     let later = now + core::time::Duration::from_secs(6);
-    assert_eq!(try_handshake(&mut a, ac, &mut c, later), Got::Established(ac));
+    assert_eq!(
+        try_handshake(&mut a, ac, &mut c, later),
+        Got::Established(ac)
+    );
     assert!(matches!(confirm(&mut a, &mut c, later), Got::Keepalive(_)));
     assert_eq!(c.psk_status().current_tag, psk::tag(&new));
 }
@@ -156,7 +159,10 @@ fn rotation_rekeys_established_sessions() {
     assert!(p.a.rotate_psk(p.now));
     let mut out = [0u8; 256];
     let (peer, n) = p.a.poll_transmit(p.now, &mut out).unwrap();
-    assert_eq!((peer, n, out[0]), (p.ab, INITIATION_LEN, consts::TYPE_INITIATION));
+    assert_eq!(
+        (peer, n, out[0]),
+        (p.ab, INITIATION_LEN, consts::TYPE_INITIATION)
+    );
     assert_eq!(out[1], psk::tag(&[8; 32]));
     // b (still on [7; 32]) answers with the old secret; a accepts it.
     let Got::Reply(Some(_), resp) = deliver(&mut p.b, p.now, p.addr_a, &out[..n]) else {

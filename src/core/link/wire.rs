@@ -71,7 +71,10 @@ pub fn classify(buf: &[u8]) -> Result<MessageType, DropReason> {
         Some(&TYPE_INITIATION) => field::RESERVED.start + 1..field::RESERVED.end,
         _ => field::RESERVED,
     };
-    if header.get(reserved).is_none_or(|r| r.iter().any(|&b| b != 0)) {
+    if header
+        .get(reserved)
+        .is_none_or(|r| r.iter().any(|&b| b != 0))
+    {
         return Err(DropReason::BadType);
     }
     let (ty, exact) = match header.get(field::TYPE).copied() {

@@ -268,7 +268,13 @@ impl Reassembly {
 
     /// A slot for a new payload: a free one, else the peer's oldest if it
     /// holds its share, else the oldest of all (each given up is counted).
-    fn open(&mut self, now: Instant, pool: &mut Pool, peer: PeerId, piece: &Piece) -> Option<usize> {
+    fn open(
+        &mut self,
+        now: Instant,
+        pool: &mut Pool,
+        peer: PeerId,
+        piece: &Piece,
+    ) -> Option<usize> {
         let oldest = |slots: &[Option<Partial>], of: Option<PeerId>| {
             slots
                 .iter()
@@ -278,11 +284,19 @@ impl Reassembly {
                 .min_by_key(|(_, p)| p.started)
                 .map(|(i, _)| i)
         };
-        let held = self.slots.iter().flatten().filter(|p| p.peer == peer).count();
+        let held = self
+            .slots
+            .iter()
+            .flatten()
+            .filter(|p| p.peer == peer)
+            .count();
         let i = if held >= self.per_peer {
             oldest(&self.slots, Some(peer))
         } else {
-            self.slots.iter().position(Option::is_none).or_else(|| oldest(&self.slots, None))
+            self.slots
+                .iter()
+                .position(Option::is_none)
+                .or_else(|| oldest(&self.slots, None))
         }?;
         self.retire(pool, i, false);
         let Some(buf) = pool.alloc() else {
@@ -319,7 +333,11 @@ impl Reassembly {
 
     /// When the oldest partial payload times out.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.slots.iter().flatten().map(|p| p.started + TIMEOUT).min()
+        self.slots
+            .iter()
+            .flatten()
+            .map(|p| p.started + TIMEOUT)
+            .min()
     }
 
     /// Partial payloads held now (for tests and status).
@@ -341,10 +359,18 @@ mod tests {
 
     fn cut(id: u32, payload: &[u8], max_data: usize) -> Vec<Vec<u8>> {
         let (count, _) = split(payload.len(), max_data).unwrap();
-        (0..count).map(|i| piece_bytes(id, i, count, payload)).collect()
+        (0..count)
+            .map(|i| piece_bytes(id, i, count, payload))
+            .collect()
     }
 
-    fn feed(r: &mut Reassembly, pool: &mut Pool, now: Instant, peer: u16, bytes: &[u8]) -> Option<Vec<u8>> {
+    fn feed(
+        r: &mut Reassembly,
+        pool: &mut Pool,
+        now: Instant,
+        peer: u16,
+        bytes: &[u8],
+    ) -> Option<Vec<u8>> {
         let piece = Piece::parse(bytes).unwrap();
         let (slot, n) = r.handle(now, pool, PeerId(peer), &piece)?;
         let out = pool.buf(slot)[..n].to_vec();
@@ -374,13 +400,18 @@ mod tests {
         let mut payload = vec![0x01u8];
         payload.extend(0u8..24);
         let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
-        let got: Vec<String> = cut(0x0102_0304, &payload, 12).iter().map(|p| hex(p)).collect();
+        let got: Vec<String> = cut(0x0102_0304, &payload, 12)
+            .iter()
+            .map(|p| hex(p))
+            .collect();
         assert_eq!(got, want);
         let mut pool = Pool::new(4, 256);
         let mut r = Reassembly::new(2);
         let mut out = None;
         for p in &got {
-            let bytes: Vec<u8> = (0..p.len() / 2).map(|i| u8::from_str_radix(&p[2 * i..2 * i + 2], 16).unwrap()).collect();
+            let bytes: Vec<u8> = (0..p.len() / 2)
+                .map(|i| u8::from_str_radix(&p[2 * i..2 * i + 2], 16).unwrap())
+                .collect();
             out = feed(&mut r, &mut pool, Instant::ZERO, 1, &bytes);
         }
         assert_eq!(out, Some(payload));
@@ -395,10 +426,14 @@ mod tests {
         assert_eq!(split(100_000, 10), None);
         for total in [1001usize, 1515, 3000, 9056] {
             for max in [455usize, 600, 1000, 1400] {
-                let Some((count, size)) = split(total, max) else { continue };
+                let Some((count, size)) = split(total, max) else {
+                    continue;
+                };
                 assert!(size <= max, "{total}/{max}");
                 assert_eq!(usize::from(count), total.div_ceil(max));
-                let covered: usize = (0..count).map(|i| piece_range(i, count, total as u16).unwrap().len()).sum();
+                let covered: usize = (0..count)
+                    .map(|i| piece_range(i, count, total as u16).unwrap().len())
+                    .sum();
                 assert_eq!(covered, total);
             }
         }
@@ -456,7 +491,11 @@ mod tests {
         assert_eq!(feed(&mut r, &mut pool, now, 1, &many), None);
         assert_eq!(
             drops(&r),
-            vec![("frag_duplicate", 1), ("frag_overlapping", 4), ("frag_oversized", 2)]
+            vec![
+                ("frag_duplicate", 1),
+                ("frag_overlapping", 4),
+                ("frag_oversized", 2)
+            ]
         );
         // The genuine last piece still completes the payload.
         assert_eq!(feed(&mut r, &mut pool, now, 1, &pieces[1]), Some(payload));

@@ -102,7 +102,9 @@ impl Node {
         }
         self.scratch[0] = GOSSIP;
         self.scratch[1] = count;
-        let fresh = self.peer_mut(to).is_some_and(|p| !core::mem::replace(&mut p.greeted, true));
+        let fresh = self
+            .peer_mut(to)
+            .is_some_and(|p| !core::mem::replace(&mut p.greeted, true));
         self.send_scratch(now, to, at);
         self.offer_statement(now, to, fresh);
     }
@@ -288,7 +290,9 @@ impl Node {
         };
         // A probe of one better candidate, or the fallback probes of a dead
         // path (one nonce to every candidate: the first answer wins).
-        let probed = peer.probe.is_some_and(|p| p.nonce == nonce && p.addr == from);
+        let probed = peer
+            .probe
+            .is_some_and(|p| p.nonce == nonce && p.addr == from);
         let fallback = peer.fallback == Some(nonce);
         if (probed || fallback) && via.is_none() {
             log::info!("path to peer #{} moved to {from}", id.0);

@@ -82,8 +82,16 @@ fn statement_at_one_node_closes_links_everywhere() {
     assert!(!has_peer(&mut net, 1, public(3)) && !has_peer(&mut net, 2, public(3)));
     let now = net.now;
     let tried = net.node(1).membership_status().tried;
-    assert!(tried.iter().any(|t| t.key == public(3) && t.refusals >= 1), "{tried:?}");
-    assert!(net.node(1).status(now).drops.iter().any(|(r, n)| *r == "revoked" && *n >= 1));
+    assert!(
+        tried.iter().any(|t| t.key == public(3) && t.refusals >= 1),
+        "{tried:?}"
+    );
+    assert!(net
+        .node(1)
+        .status(now)
+        .drops
+        .iter()
+        .any(|(r, n)| *r == "revoked" && *n >= 1));
 }
 
 #[test]

@@ -70,7 +70,10 @@ impl Node {
                 continue;
             };
             self.sync_pmtu(now, id);
-            let relay_server = self.peer(id).and_then(|p| p.relay).and_then(|r| self.nat.relay_server(r));
+            let relay_server = self
+                .peer(id)
+                .and_then(|p| p.relay)
+                .and_then(|r| self.nat.relay_server(r));
             let Some(p) = self.peer_mut(id) else { continue };
             let goes_there = match p.relay {
                 None => p.path == Some(to),
@@ -159,10 +162,12 @@ impl Node {
         let Some(slot) = self.pool.alloc() else {
             return self.count(NodeDrop::PoolFull);
         };
-        match self
-            .links
-            .encapsulate(now, id, &self.scratch[..len.max(PROBE_LEN)], self.pool.buf(slot))
-        {
+        match self.links.encapsulate(
+            now,
+            id,
+            &self.scratch[..len.max(PROBE_LEN)],
+            self.pool.buf(slot),
+        ) {
             Ok(n) => {
                 let via = self.via_for(id, dst);
                 self.push_udp(slot, n, dst, via);
@@ -172,7 +177,13 @@ impl Node {
     }
 
     /// Answers a PMTU_PROBE on the path it came from.
-    pub(super) fn answer_pmtu_probe(&mut self, now: Instant, id: PeerId, from: SocketAddr, p: &[u8]) {
+    pub(super) fn answer_pmtu_probe(
+        &mut self,
+        now: Instant,
+        id: PeerId,
+        from: SocketAddr,
+        p: &[u8],
+    ) {
         let Some(size) = p.get(1..3) else {
             return self.count(NodeDrop::Malformed);
         };
@@ -191,7 +202,9 @@ impl Node {
             return self.count(NodeDrop::Malformed);
         };
         let label = self.peer_label(id);
-        let Some(peer) = self.peer_mut(id) else { return };
+        let Some(peer) = self.peer_mut(id) else {
+            return;
+        };
         let was = peer.pmtu.searching();
         peer.pmtu.handle_ack(now, size);
         if was && !peer.pmtu.searching() {
@@ -201,7 +214,14 @@ impl Node {
 
     /// Encrypts `scratch[..n]` for `id` as pieces that each fit the
     /// link's path MTU. `max` is the largest payload one datagram takes.
-    pub(super) fn send_fragments(&mut self, now: Instant, id: PeerId, dst: SocketAddr, n: usize, max: usize) {
+    pub(super) fn send_fragments(
+        &mut self,
+        now: Instant,
+        id: PeerId,
+        dst: SocketAddr,
+        n: usize,
+        max: usize,
+    ) {
         let Some((count, _)) = fragment::split(n, max.saturating_sub(fragment::HEADER)) else {
             return self.count(NodeDrop::TooBig);
         };
@@ -212,18 +232,25 @@ impl Node {
         self.next_frag_id = self.next_frag_id.wrapping_add(1);
         let via = self.via_for(id, dst);
         for index in 0..count {
-            let Some(range) = fragment::write_header(&mut self.piece, frag_id, index, count, total) else {
+            let Some(range) = fragment::write_header(&mut self.piece, frag_id, index, count, total)
+            else {
                 return;
             };
             let len = fragment::HEADER + range.len();
-            let (Some(data), Some(out)) = (self.scratch.get(range), self.piece.get_mut(fragment::HEADER..len)) else {
+            let (Some(data), Some(out)) = (
+                self.scratch.get(range),
+                self.piece.get_mut(fragment::HEADER..len),
+            ) else {
                 return;
             };
             out.copy_from_slice(data);
             let Some(slot) = self.pool.alloc() else {
                 return self.count(NodeDrop::PoolFull);
             };
-            match self.links.encapsulate(now, id, &self.piece[..len], self.pool.buf(slot)) {
+            match self
+                .links
+                .encapsulate(now, id, &self.piece[..len], self.pool.buf(slot))
+            {
                 Ok(len) => self.push_udp(slot, len, dst, via),
                 Err(_) => {
                     self.pool.release(slot);

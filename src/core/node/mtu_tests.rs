@@ -43,16 +43,27 @@ fn full_ethernet_frames_cross_a_smaller_path_in_pieces() {
     let mut net = pair(1280);
     net.advance(Duration::from_secs(30));
     let now = net.now;
-    assert_eq!(net.node(1).status(now).peers[0].path_mtu, Some((1280, false)));
+    assert_eq!(
+        net.node(1).status(now).peers[0].path_mtu,
+        Some((1280, false))
+    );
     net.largest = 0;
     net.path_mtu = Some(1280);
     for len in [1400usize, 1486, 1500] {
         let f = ipv4_frame([10, 0, 3, 1], [10, 0, 3, 2], len);
         net.node(1).handle_tap_frame(now, &f);
         net.drain();
-        assert_eq!(net.tap_of(2).pop().as_deref(), Some(&f[..]), "{len}-byte packet");
+        assert_eq!(
+            net.tap_of(2).pop().as_deref(),
+            Some(&f[..]),
+            "{len}-byte packet"
+        );
     }
-    assert!(net.largest + 28 <= 1280, "a datagram of {} bytes", net.largest);
+    assert!(
+        net.largest + 28 <= 1280,
+        "a datagram of {} bytes",
+        net.largest
+    );
     // A small frame still goes whole.
     let f = ipv4_frame([10, 0, 3, 2], [10, 0, 3, 1], 100);
     net.node(2).handle_tap_frame(now, &f);
@@ -71,7 +82,11 @@ fn a_lost_piece_is_counted_once_it_times_out() {
     let f = ipv4_frame([10, 0, 3, 1], [10, 0, 3, 2], 1500);
     net.node(1).handle_tap_frame(now, &f);
     // Deliver only the first datagram.
-    let (dest, first) = net.node(1).poll_transmit().map(|(d, b)| (d, b.to_vec())).unwrap();
+    let (dest, first) = net
+        .node(1)
+        .poll_transmit()
+        .map(|(d, b)| (d, b.to_vec()))
+        .unwrap();
     assert!(matches!(dest, Dest::Udp(_)));
     while net.node(1).poll_transmit().is_some() {}
     let mut first = first;
@@ -108,7 +123,11 @@ fn syns_get_an_mss_that_fits_one_datagram() {
     // A full segment at that MSS (plus 12 bytes of timestamps) goes in one
     // datagram: nothing is fragmented.
     net.largest = 0;
-    let seg = ipv4_frame([10, 0, 3, 1], [10, 0, 3, 2], 20 + 20 + 12 + usize::from(mss));
+    let seg = ipv4_frame(
+        [10, 0, 3, 1],
+        [10, 0, 3, 2],
+        20 + 20 + 12 + usize::from(mss),
+    );
     net.node(1).handle_tap_frame(now, &seg);
     net.drain();
     assert_eq!(net.tap_of(2).pop().map(|f| f.len()), Some(seg.len()));
@@ -146,8 +165,14 @@ fn relayed_frames_are_cut_and_rejoined_on_every_hop() {
     net.advance(Duration::from_secs(40));
     let now = net.now;
     let st = net.node(1).status(now);
-    let to3 = st.peers.iter().find(|p| p.ip4 == Some(Ipv4Addr::new(10, 0, 3, 3)));
-    assert_eq!(to3.map(|p| (p.established, p.path)), Some((false, "relay-overlay")));
+    let to3 = st
+        .peers
+        .iter()
+        .find(|p| p.ip4 == Some(Ipv4Addr::new(10, 0, 3, 3)));
+    assert_eq!(
+        to3.map(|p| (p.established, p.path)),
+        Some((false, "relay-overlay"))
+    );
     net.largest = 0;
     let f = ipv4_frame([10, 0, 3, 1], [10, 0, 3, 3], 1500);
     net.node(1).handle_tap_frame(now, &f);
@@ -155,5 +180,13 @@ fn relayed_frames_are_cut_and_rejoined_on_every_hop() {
     let got = net.tap_of(3).pop().expect("relayed frame delivered");
     assert_eq!(got[6..], f[6..]);
     assert!(net.largest + 28 <= 1280, "a {}-byte datagram", net.largest);
-    assert_eq!(net.node(2).status(now).peers.iter().map(|p| p.forwarded_packets).sum::<u64>(), 1);
+    assert_eq!(
+        net.node(2)
+            .status(now)
+            .peers
+            .iter()
+            .map(|p| p.forwarded_packets)
+            .sum::<u64>(),
+        1
+    );
 }

@@ -74,7 +74,10 @@ pub enum Signal {
     /// The membership statement in force at `uid` (core::member; checked
     /// by the node, not here). On the heap: inline it would make every
     /// signal 1 kB bigger to move around.
-    Members { uid: Uid, statement: Vec<u8> },
+    Members {
+        uid: Uid,
+        statement: Vec<u8>,
+    },
 }
 
 impl Signal {
